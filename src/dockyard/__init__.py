@@ -1,0 +1,1 @@
+"""dockyard: pipelines to live traffic."""

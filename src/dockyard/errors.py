@@ -1,0 +1,158 @@
+"""The one exception tree of dockyard.
+
+Every error a user can meet is a ``DockyardError``. Each bounded context has its own
+branch, and where the meaning fits, the class also derives from the matching built-in so
+``except KeyError`` keeps working::
+
+    DockyardError
+    ├── ConfigError                         bad project config, bad run config
+    │   └── ParameterError (ValueError)     unknown / missing / wrongly typed parameter
+    ├── UserCodeError                       the user's own file or module cannot be used
+    │   └── UserCodeLoadError (ImportError) unknown file, syntax error, unknown pipeline
+    ├── PipelineError                       a pipeline cannot be traced or run
+    │   ├── PipelineDefinitionError (TypeError)
+    │   ├── StepOutputError (TypeError)     a step returned the wrong number of outputs
+    │   ├── StepFailed                      the user's step raised; the cause is chained
+    │   └── RunFailed                       a run ended with failed steps
+    ├── ArtifactError
+    │   ├── ArtifactNotFoundError (KeyError)
+    │   ├── ArtifactCorruptedError (ValueError)
+    │   ├── NoMaterializerError (TypeError)
+    │   └── UnsafeArtifactError (PermissionError)
+    ├── MetadataError
+    │   ├── MetadataUnavailableError (ConnectionError)
+    │   ├── SchemaVersionError
+    │   └── RecordNotFoundError (KeyError)
+    ├── StackError
+    │   ├── UnknownStackError (KeyError)
+    │   └── UnknownComponentError (KeyError)
+    ├── RegistryError
+    │   └── ModelNotFoundError (KeyError)
+    ├── ServingError
+    │   └── InvalidInputError (ValueError)  client input that does not fit the signature
+    └── RolloutError
+
+A message says what failed, the offending value, and what to do about it.
+"""
+
+from __future__ import annotations
+
+
+class DockyardError(Exception):
+    """Root of every error dockyard raises on purpose."""
+
+    def __str__(self) -> str:  # KeyError quotes its message; we never want that.
+        return str(self.args[0]) if len(self.args) == 1 else super().__str__()
+
+
+class ConfigError(DockyardError):
+    """The project or run configuration is invalid."""
+
+
+class ParameterError(ConfigError, ValueError):
+    """A pipeline or step parameter is unknown, missing or of the wrong type."""
+
+
+class UserCodeError(DockyardError):
+    """The user's code cannot be used as asked."""
+
+
+class UserCodeLoadError(UserCodeError, ImportError):
+    """A pipeline file or module cannot be found, imported or does not hold the pipeline."""
+
+
+class PipelineError(DockyardError):
+    """A pipeline cannot be traced or run."""
+
+
+class PipelineDefinitionError(PipelineError, TypeError):
+    """The pipeline or step definition itself is wrong (found while tracing)."""
+
+
+class StepOutputError(PipelineError, TypeError):
+    """A step returned something that does not match its declared outputs."""
+
+
+class StepFailed(PipelineError):
+    """The user's step raised. The original exception is the ``__cause__``."""
+
+    def __init__(self, message: str, *, step: str = "", run_id: str = "") -> None:
+        super().__init__(message)
+        self.step = step
+        self.run_id = run_id
+
+
+class RunFailed(PipelineError):
+    """A run finished with at least one failed step."""
+
+    def __init__(self, message: str, *, run_id: str = "") -> None:
+        super().__init__(message)
+        self.run_id = run_id
+
+
+class ArtifactError(DockyardError):
+    """An artifact cannot be stored, found or read."""
+
+
+class ArtifactNotFoundError(ArtifactError, KeyError):
+    """No artifact with that id, or its bytes are gone from the store."""
+
+
+class ArtifactCorruptedError(ArtifactError, ValueError):
+    """The stored bytes do not match the recorded content hash."""
+
+
+class NoMaterializerError(ArtifactError, TypeError):
+    """No registered materializer can save a value of this type."""
+
+
+class UnsafeArtifactError(ArtifactError, PermissionError):
+    """A pickled artifact would be loaded without an explicit ``trust_pickle`` opt-in."""
+
+
+class MetadataError(DockyardError):
+    """The metadata store cannot do what was asked."""
+
+
+class MetadataUnavailableError(MetadataError, ConnectionError):
+    """The metadata database cannot be reached."""
+
+
+class SchemaVersionError(MetadataError):
+    """The metadata database was written by a newer dockyard."""
+
+
+class RecordNotFoundError(MetadataError, KeyError):
+    """No run, step run, artifact or other record with that id."""
+
+
+class StackError(DockyardError):
+    """A stack or one of its components cannot be used."""
+
+
+class UnknownStackError(StackError, KeyError):
+    """No stack of that name in the project config."""
+
+
+class UnknownComponentError(StackError, KeyError):
+    """No component plug-in of that flavor is installed."""
+
+
+class RegistryError(DockyardError):
+    """The model registry cannot do what was asked."""
+
+
+class ModelNotFoundError(RegistryError, KeyError):
+    """No model, version or alias by that reference."""
+
+
+class ServingError(DockyardError):
+    """A model cannot be served or cannot answer."""
+
+
+class InvalidInputError(ServingError, ValueError):
+    """A request's inputs do not fit the model's signature."""
+
+
+class RolloutError(DockyardError):
+    """A deployment or rollout cannot do what was asked."""

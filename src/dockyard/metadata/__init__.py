@@ -1,0 +1,19 @@
+"""Metadata: runs, step runs, artifacts and lineage, on SQLAlchemy."""
+
+from dockyard.metadata.base import (
+    ArtifactDraft,
+    ArtifactRecord,
+    Lineage,
+    MetadataStore,
+    RunRecord,
+    StepRunRecord,
+)
+
+__all__ = [
+    "ArtifactDraft",
+    "ArtifactRecord",
+    "Lineage",
+    "MetadataStore",
+    "RunRecord",
+    "StepRunRecord",
+]

@@ -1,0 +1,188 @@
+"""The MetadataStore port: runs, step runs, artifacts and lineage.
+
+The store records facts; it never decides anything. All methods take and return the
+frozen records below (never ORM objects), so callers cannot reach into tables.
+
+Example::
+
+    store = SqlMetadataStore(url="sqlite:///:memory:")
+    run = store.create_run("training", spec={...}, params={"C": 0.5}, stack="default")
+    art = ArtifactDraft(uri="file:///…/ab12", content_hash="ab12…", size=10,
+                        data_type="builtins.dict", materializer="builtins",
+                        materializer_version="1", unsafe=False)
+    step = store.record_step_run(run.id, "evaluate", status="completed",
+                                 started_at=t0, ended_at=t1, outputs={"metrics": art})
+    store.finish_run(run.id, "completed")
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar, Literal
+
+RunStatus = Literal["running", "completed", "failed"]
+StepStatus = Literal["running", "completed", "cached", "failed", "skipped"]
+
+
+@dataclass(frozen=True, slots=True)
+class ArtifactDraft:
+    """An artifact about to be recorded: what the artifact store and materializer said."""
+
+    uri: str
+    content_hash: str
+    size: int
+    data_type: str
+    materializer: str
+    materializer_version: str
+    unsafe: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ArtifactRecord:
+    """A recorded artifact. ``id`` is stable for the same bytes, type and materializer."""
+
+    id: str
+    uri: str
+    content_hash: str
+    size: int
+    data_type: str
+    materializer: str
+    materializer_version: str
+    unsafe: bool
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class RunRecord:
+    """One execution of a pipeline. ``spec`` is the serialised plan (the DAG)."""
+
+    id: str
+    pipeline: str
+    status: RunStatus
+    stack: str
+    params: dict[str, Any]
+    spec: dict[str, Any]
+    created_at: datetime
+    ended_at: datetime | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StepRunRecord:
+    """One execution (or cache hit) of one step invocation of a run."""
+
+    id: str
+    run_id: str
+    name: str
+    status: StepStatus
+    cache_key: str | None
+    cache_hit: bool
+    started_at: datetime | None
+    ended_at: datetime | None
+    duration_s: float | None
+    attempts: int
+    error: str | None
+    #: input name -> artifact id, output name -> artifact id
+    inputs: dict[str, str] = field(default_factory=dict)
+    outputs: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Lineage:
+    """Who produced an artifact and who consumed it: (run id, step name, step run id)."""
+
+    artifact: ArtifactRecord
+    produced_by: list[tuple[str, str, str]]
+    consumed_by: list[tuple[str, str, str]]
+
+
+class MetadataStore(ABC):
+    """Port for the metadata store. Implementations must be thread-safe."""
+
+    flavor: ClassVar[str] = ""
+
+    # runs ---------------------------------------------------------------------------
+    @abstractmethod
+    def create_run(
+        self, pipeline: str, *, spec: Mapping[str, Any], params: Mapping[str, Any], stack: str
+    ) -> RunRecord:
+        """Record a new run in status ``running``; also records the pipeline by name."""
+
+    @abstractmethod
+    def finish_run(self, run_id: str, status: RunStatus, error: str | None = None) -> None:
+        """Set a run's final status (or back to ``running`` when it is resumed)."""
+
+    @abstractmethod
+    def get_run(self, run_id: str) -> RunRecord:
+        """A run by id or by a unique prefix of its id.
+
+        Raises:
+            RecordNotFoundError: no run matches (or the prefix is ambiguous).
+        """
+
+    @abstractmethod
+    def list_runs(self, *, pipeline: str | None = None, limit: int = 50) -> list[RunRecord]:
+        """Newest first."""
+
+    # step runs ----------------------------------------------------------------------
+    @abstractmethod
+    def record_step_run(
+        self,
+        run_id: str,
+        name: str,
+        *,
+        status: StepStatus,
+        started_at: datetime | None = None,
+        ended_at: datetime | None = None,
+        cache_key: str | None = None,
+        cache_hit: bool = False,
+        attempts: int = 1,
+        error: str | None = None,
+        logs: str | None = None,
+        inputs: Mapping[str, str] | None = None,
+        outputs: Mapping[str, ArtifactDraft | str] | None = None,
+    ) -> StepRunRecord:
+        """Record a step run with its artifacts and lineage in one transaction.
+
+        ``inputs`` map input names to artifact ids. ``outputs`` map output names to an
+        :class:`ArtifactDraft` (new bytes, recorded and deduplicated by content hash,
+        type and materializer) or to an existing artifact id (a cache hit). Recording the
+        same (run, name) again replaces the earlier record (a resumed run re-executes a
+        failed step).
+        """
+
+    @abstractmethod
+    def get_step_run(self, run_id: str, name: str) -> StepRunRecord:
+        """Raises RecordNotFoundError when the step has no record in that run."""
+
+    @abstractmethod
+    def list_step_runs(self, run_id: str) -> list[StepRunRecord]:
+        """In the order they were recorded."""
+
+    @abstractmethod
+    def get_step_logs(self, run_id: str, name: str) -> str:
+        """Captured stdout/stderr/logging of a step run ('' when none)."""
+
+    @abstractmethod
+    def find_cached(self, cache_key: str) -> StepRunRecord | None:
+        """Most recent completed (not failed) step run with that cache key, if any."""
+
+    # artifacts ----------------------------------------------------------------------
+    @abstractmethod
+    def get_artifact(self, artifact_id: str) -> ArtifactRecord:
+        """By id or unique prefix; raises RecordNotFoundError."""
+
+    @abstractmethod
+    def get_lineage(self, artifact_id: str) -> Lineage:
+        """Producers and consumers of an artifact."""
+
+    # lifecycle ----------------------------------------------------------------------
+    def describe(self) -> dict[str, Any]:
+        """Config that recreates this store, secrets masked (``dockyard stack show``)."""
+        return {"flavor": self.flavor}
+
+    def close(self) -> None:  # noqa: B027 - optional hook, most stores need nothing
+        """Release connections."""
