@@ -1,1 +1,5 @@
-"""orchestrators"""
+"""Orchestrators: when and where each step of a run executes."""
+
+from dockyard.orchestrators.base import Orchestrator, StepRunner
+
+__all__ = ["Orchestrator", "StepRunner"]

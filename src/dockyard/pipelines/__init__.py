@@ -1,1 +1,7 @@
-"""pipelines"""
+"""Pipelines: authoring (``@step``, ``@pipeline``), tracing, caching and step execution."""
+
+from dockyard.pipelines.pipeline import Pipeline, pipeline
+from dockyard.pipelines.runs import ArtifactView, Run, StepView
+from dockyard.pipelines.step import Step, step
+
+__all__ = ["ArtifactView", "Pipeline", "Run", "Step", "StepView", "pipeline", "step"]

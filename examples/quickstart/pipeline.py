@@ -1,0 +1,64 @@
+"""The quickstart pipeline: load iris, split, train a classifier, evaluate it.
+
+Run it with ``dockyard run examples/quickstart/pipeline.py:training -p C=0.5``, or from
+Python: ``training(C=0.5)``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import pandas as pd
+from sklearn.datasets import load_iris
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import accuracy_score, f1_score
+from sklearn.model_selection import train_test_split
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from dockyard import pipeline, step
+
+FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
+
+
+@step
+def load() -> pd.DataFrame:
+    """The iris data set that ships with scikit-learn (nothing is downloaded)."""
+    data = load_iris(as_frame=True)
+    df = data.frame.rename(columns=dict(zip(data.feature_names, FEATURES, strict=True)))
+    print(f"loaded {len(df)} rows")
+    return df
+
+
+@step(retries=2, retry_backoff_s=0.5)
+def split(
+    df: pd.DataFrame, test_size: float = 0.3, seed: int = 42
+) -> tuple[Annotated[pd.DataFrame, "train"], Annotated[pd.DataFrame, "test"]]:
+    train, test = train_test_split(df, test_size=test_size, random_state=seed, stratify=df.target)
+    return train.reset_index(drop=True), test.reset_index(drop=True)
+
+
+@step
+def train(train: pd.DataFrame, C: float = 1.0) -> Annotated[Pipeline, "model"]:
+    model = make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=500))
+    model.fit(train[FEATURES], train.target)
+    return model
+
+
+@step
+def evaluate(model: Pipeline, test: pd.DataFrame) -> Annotated[dict, "metrics"]:
+    predicted = model.predict(test[FEATURES])
+    metrics = {
+        "accuracy": float(accuracy_score(test.target, predicted)),
+        "f1_macro": float(f1_score(test.target, predicted, average="macro")),
+    }
+    print(f"metrics: {metrics}")
+    return metrics
+
+
+@pipeline
+def training(C: float = 1.0) -> None:
+    df = load()
+    tr, te = split(df)
+    model = train(tr, C=C)
+    evaluate(model, te)

@@ -1,0 +1,125 @@
+"""``dockyard stack``: list, show, register, use and delete stacks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+from rich.table import Table
+
+from dockyard.cli._common import console
+
+app = typer.Typer(
+    help="Manage stacks (orchestrator + artifact store + metadata store).", no_args_is_help=True
+)
+
+
+def _config() -> Any:
+    from dockyard.settings import find_project_root
+    from dockyard.stacks.config import ProjectConfig
+
+    return ProjectConfig.load(find_project_root())
+
+
+def _options(pairs: list[str]) -> dict[str, Any]:
+    from dockyard.pipelines.params import parse_cli_params
+
+    return parse_cli_params(pairs)
+
+
+@app.command("list")
+def list_stacks() -> None:
+    """List stacks; the active one is marked."""
+    config = _config()
+    table = Table("", "stack", "orchestrator", "artifact store", "metadata store", box=None)
+    for name, comps in config.stacks.items():
+        table.add_row(
+            "*" if name == config.active_stack else "",
+            name,
+            comps["orchestrator"]["flavor"],
+            comps["artifact_store"].get("path", comps["artifact_store"]["flavor"]),
+            _mask(comps["metadata_store"].get("url", comps["metadata_store"]["flavor"])),
+        )
+    console.print(table)
+
+
+def _mask(url: str) -> str:
+    import re
+
+    return re.sub(r"://([^:/@]+):[^@]+@", r"://\1:***@", url)
+
+
+@app.command("show")
+def show(name: str | None = typer.Argument(None, help="Stack (default: the active one).")) -> None:
+    """Show a stack's components and their options."""
+    config = _config()
+    name = name or config.active_stack
+    comps = config.stack(name)
+    active = " (active)" if name == config.active_stack else ""
+    console.print(f"Stack [bold]{name}[/]{active}")
+    for kind, options in comps.items():
+        opts = ", ".join(f"{k}={_mask(str(v))}" for k, v in options.items() if k != "flavor")
+        console.print(f"  {kind:<15} {options['flavor']}" + (f"  [dim]{opts}[/]" if opts else ""))
+
+
+@app.command("register")
+def register(
+    name: str = typer.Argument(..., help="Name of the new stack."),
+    orchestrator: str = typer.Option("local", "--orchestrator", "-o", help="Orchestrator flavor."),
+    orchestrator_option: list[str] = typer.Option([], "--orchestrator-option", help="KEY=VALUE"),
+    artifact_store: str = typer.Option(
+        "local", "--artifact-store", "-a", help="Artifact store flavor."
+    ),
+    artifact_path: str | None = typer.Option(
+        None, "--artifact-path", help="Folder or fsspec URL (s3://bucket/prefix)."
+    ),
+    artifact_option: list[str] = typer.Option([], "--artifact-option", help="KEY=VALUE"),
+    metadata_url: str | None = typer.Option(
+        None, "--metadata-url", help="SQLAlchemy URL (sqlite:///file.db, postgresql+psycopg://...)."
+    ),
+    activate: bool = typer.Option(False, "--use", help="Make it the active stack."),
+) -> None:
+    """Register a stack from component flavors (checked against installed plug-ins)."""
+    from dockyard import _plugins
+    from dockyard.errors import StackError
+
+    config = _config()
+    if name in config.stacks:
+        raise StackError(f"Stack {name!r} exists already; delete it first or pick another name.")
+    _plugins.load("dockyard.orchestrators", orchestrator)
+    _plugins.load("dockyard.artifact_stores", artifact_store)
+    components = {
+        "orchestrator": {"flavor": orchestrator, **_options(orchestrator_option)},
+        "artifact_store": {
+            "flavor": artifact_store,
+            "path": artifact_path or f"artifacts-{name}",
+            **_options(artifact_option),
+        },
+        "metadata_store": {"flavor": "sql", "url": metadata_url or f"sqlite:///metadata-{name}.db"},
+    }
+    config.register(name, components)
+    if activate:
+        config.active_stack = name
+    config.save()
+    console.print(
+        f"Registered stack [bold]{name}[/]" + (" and made it active." if activate else ".")
+    )
+
+
+@app.command("use")
+def use(name: str = typer.Argument(..., help="Stack to make active.")) -> None:
+    """Make a stack the active one."""
+    config = _config()
+    config.stack(name)
+    config.active_stack = name
+    config.save()
+    console.print(f"Active stack: [bold]{name}[/]")
+
+
+@app.command("delete")
+def delete(name: str = typer.Argument(..., help="Stack to delete.")) -> None:
+    """Delete a stack from the project config (its stored data is left alone)."""
+    config = _config()
+    config.delete(name)
+    config.save()
+    console.print(f"Deleted stack {name}.")

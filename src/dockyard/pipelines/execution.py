@@ -1,0 +1,225 @@
+"""The one function every orchestrator uses to execute a step.
+
+:func:`execute_step` (a) computes the cache key, (b) loads inputs through the
+materializers, (c) runs the user's function with retries and captured logs, (d) saves
+outputs to the artifact store, and (e) records the step run and lineage in the metadata
+store. The local orchestrators call it in-process; ``dockyard step run --run R --step S``
+calls it in a fresh process, which is how Dask, Airflow and Kubeflow run steps.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from dockyard.errors import (
+    ArtifactError,
+    PipelineDefinitionError,
+    RecordNotFoundError,
+    StepFailed,
+    StepOutputError,
+)
+from dockyard.metadata.base import ArtifactDraft, ArtifactRecord, MetadataStore, StepRunRecord
+from dockyard.pipelines.artifact_io import load_value, save_value
+from dockyard.pipelines.cache import cache_key, code_fingerprint
+from dockyard.pipelines.capture import capture_output
+from dockyard.pipelines.plan import Invocation, RunPlan
+
+if TYPE_CHECKING:
+    from dockyard.artifacts.base import ArtifactStore
+    from dockyard.artifacts.materializers.registry import MaterializerRegistry
+    from dockyard.pipelines.step import Step
+
+
+@dataclass
+class RunContext:
+    """Everything needed to execute the steps of one run, in any process."""
+
+    run_id: str
+    plan: RunPlan
+    artifact_store: ArtifactStore
+    metadata: MetadataStore
+    materializers: MaterializerRegistry
+    #: Step objects from tracing; a fresh process resolves them from ``Invocation.source``.
+    steps: dict[str, Step] = field(default_factory=dict)
+    #: Artifacts this process already knows, by id (saves a query per input).
+    artifacts: dict[str, ArtifactRecord | ArtifactDraft] = field(default_factory=dict)
+    #: invocation -> output name -> artifact id, filled as steps finish.
+    outputs: dict[str, dict[str, str]] = field(default_factory=dict)
+    sleep: Callable[[float], None] = time.sleep
+
+    def step_for(self, inv: Invocation) -> Step:
+        step = self.steps.get(inv.name)
+        if step is None:
+            from dockyard.pipelines.loader import load_object
+
+            step = load_object(inv.source)
+            self.steps[inv.name] = step
+        return step
+
+    def output_id(self, upstream: str, output: str) -> str:
+        ids = self.outputs.get(upstream)
+        if ids is None:
+            ids = self.metadata.get_step_run(self.run_id, upstream).outputs
+            self.outputs[upstream] = ids
+        try:
+            return ids[output]
+        except KeyError:
+            raise RecordNotFoundError(
+                f"Step {upstream!r} of run {self.run_id[:8]} has no output {output!r}."
+            ) from None
+
+    def artifact(self, artifact_id: str) -> ArtifactRecord | ArtifactDraft:
+        record = self.artifacts.get(artifact_id)
+        if record is None:
+            record = self.metadata.get_artifact(artifact_id)
+            self.artifacts[artifact_id] = record
+        return record
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _split_outputs(inv: Invocation, result: Any) -> list[Any]:
+    n = len(inv.outputs)
+    if n == 0:
+        return []
+    if n == 1:
+        return [result]
+    if not isinstance(result, tuple | list) or len(result) != n:
+        got = f"{len(result)} values" if isinstance(result, tuple | list) else type(result).__name__
+        raise StepOutputError(
+            f"Step {inv.name!r} declares {n} outputs ({', '.join(inv.outputs)}) but returned "
+            f"{got}. Return a tuple of {n} values, or fix the return annotation."
+        )
+    return list(result)
+
+
+def _cached(ctx: RunContext, key: str) -> StepRunRecord | None:
+    hit = ctx.metadata.find_cached(key)
+    if hit is None:
+        return None
+    for artifact_id in hit.outputs.values():
+        try:
+            record = ctx.artifact(artifact_id)
+        except RecordNotFoundError:
+            return None
+        if not ctx.artifact_store.exists(record.uri):
+            return None  # bytes gone: a miss, never an error
+    return hit
+
+
+def execute_step(ctx: RunContext, name: str) -> StepRunRecord:
+    """Execute (or reuse from cache) one invocation of ``ctx.plan`` and record it.
+
+    Raises:
+        StepFailed: the user's function raised after all retries (original as __cause__).
+        StepOutputError / ArtifactError: outputs could not be split or saved.
+    """
+    inv = ctx.plan.invocations[name]
+    step = ctx.step_for(inv)
+    started = _utcnow()
+
+    input_ids = {arg: ctx.output_id(up, out) for arg, (up, out) in inv.inputs.items()}
+    input_records = {arg: ctx.artifact(aid) for arg, aid in input_ids.items()}
+    key = cache_key(
+        code=code_fingerprint(step.func),
+        params=inv.params,
+        input_hashes={arg: r.content_hash for arg, r in input_records.items()},
+        materializers=ctx.materializers.fingerprint(),
+        cache_version=inv.cache_version,
+    )
+
+    if ctx.plan.cache_enabled(name):
+        hit = _cached(ctx, key)
+        if hit is not None:
+            record = ctx.metadata.record_step_run(
+                ctx.run_id,
+                name,
+                status="cached",
+                started_at=started,
+                ended_at=_utcnow(),
+                cache_key=key,
+                cache_hit=True,
+                inputs=input_ids,
+                outputs=hit.outputs,
+            )
+            ctx.outputs[name] = record.outputs
+            return record
+
+    attempts = 0
+    logs = None
+    try:
+        kwargs = dict(inv.params)
+        for arg, rec in input_records.items():
+            kwargs[arg] = load_value(
+                rec, ctx.artifact_store, ctx.materializers, trust_pickle=ctx.plan.trust_pickle
+            )
+        with capture_output() as buf:
+            while True:
+                attempts += 1
+                try:
+                    result = step.func(**kwargs)
+                    break
+                except Exception as exc:
+                    if attempts > inv.retries:
+                        raise StepFailed(
+                            f"Step {name!r} failed in run {ctx.run_id[:8]}: "
+                            f"{type(exc).__name__}: {exc}",
+                            step=name,
+                            run_id=ctx.run_id,
+                        ) from exc
+                    delay = inv.retry_backoff_s * 2 ** (attempts - 1)
+                    print(f"[dockyard] attempt {attempts} failed ({exc!r}); retrying in {delay}s")
+                    ctx.sleep(delay)
+        logs = buf.getvalue()
+        values = _split_outputs(inv, result)
+        drafts = {
+            out: save_value(value, ctx.artifact_store, ctx.materializers)
+            for out, value in zip(inv.outputs, values, strict=True)
+        }
+    except (StepFailed, StepOutputError, ArtifactError, PipelineDefinitionError) as exc:
+        if logs is None and "buf" in locals():
+            logs = buf.getvalue()
+        ctx.metadata.record_step_run(
+            ctx.run_id,
+            name,
+            status="failed",
+            started_at=started,
+            ended_at=_utcnow(),
+            cache_key=key,
+            attempts=attempts,
+            error=_error_text(exc),
+            logs=logs,
+            inputs=input_ids,
+        )
+        raise
+
+    record = ctx.metadata.record_step_run(
+        ctx.run_id,
+        name,
+        status="completed",
+        started_at=started,
+        ended_at=_utcnow(),
+        cache_key=key,
+        attempts=attempts,
+        logs=logs or None,
+        inputs=input_ids,
+        outputs=drafts,
+    )
+    for out, draft in drafts.items():
+        ctx.artifacts[record.outputs[out]] = draft
+    ctx.outputs[name] = record.outputs
+    return record
+
+
+def _error_text(exc: BaseException) -> str:
+    cause = exc.__cause__
+    if isinstance(exc, StepFailed) and cause is not None:
+        return "".join(traceback.format_exception(cause)).rstrip()
+    return f"{type(exc).__name__}: {exc}"

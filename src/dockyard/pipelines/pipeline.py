@@ -1,0 +1,279 @@
+"""``@pipeline``: a function whose step calls are traced into a DAG and run on a stack."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import sys
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from dockyard.errors import DockyardError, ParameterError, RunFailed, StepFailed
+from dockyard.pipelines.execution import RunContext, execute_step
+from dockyard.pipelines.params import (
+    check_param,
+    load_run_config,
+    resolved_hints,
+    validate_run_config,
+)
+from dockyard.pipelines.plan import RunPlan
+from dockyard.pipelines.runs import Run
+from dockyard.pipelines.step import Step
+from dockyard.pipelines.tracing import Tracer
+
+if TYPE_CHECKING:
+    from dockyard.metadata.base import StepRunRecord
+    from dockyard.stacks.stack import Stack
+
+
+class Progress(Protocol):
+    """What a caller (the CLI's progress bar) is told while a run runs."""
+
+    def started(self, run_id: str, steps: list[str]) -> None: ...
+    def step_started(self, name: str) -> None: ...
+    def step_finished(self, name: str, status: str, cache_hit: bool) -> None: ...
+
+
+class Pipeline:
+    """A pipeline definition. Create it with the :func:`pipeline` decorator."""
+
+    def __init__(
+        self,
+        func: Callable[..., None],
+        *,
+        name: str | None = None,
+        enable_cache: bool = True,
+        run_options: Mapping[str, Any] | None = None,
+    ) -> None:
+        functools.update_wrapper(self, func)
+        self.func = func
+        self.name = name or func.__name__
+        self.enable_cache = enable_cache
+        self.signature = inspect.signature(func)
+        self.hints = resolved_hints(func)
+        self._run_options = dict(run_options or {})
+
+    def with_options(
+        self,
+        *,
+        enable_cache: bool | None = None,
+        stack: str | None = None,
+        config: str | Path | Mapping[str, Any] | None = None,
+        trust_pickle: bool | None = None,
+    ) -> Pipeline:
+        """A copy that runs with these options: ``training.with_options(enable_cache=False)(C=1)``."""
+        options = {**self._run_options}
+        for key, value in (
+            ("enable_cache", enable_cache),
+            ("stack", stack),
+            ("config", config),
+            ("trust_pickle", trust_pickle),
+        ):
+            if value is not None:
+                options[key] = value
+        return Pipeline(
+            self.func, name=self.name, enable_cache=self.enable_cache, run_options=options
+        )
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Run:
+        try:
+            bound = self.signature.bind_partial(*args, **kwargs)
+        except TypeError as exc:
+            raise ParameterError(f"Bad arguments for pipeline {self.name!r}: {exc}.") from None
+        return self.run(dict(bound.arguments), **self._run_options)
+
+    # ---------------------------------------------------------------- planning
+    def _params(self, given: Mapping[str, Any], from_config: Mapping[str, Any]) -> dict[str, Any]:
+        params = {**from_config, **given}
+        known = self.signature.parameters
+        for key in params:
+            if key not in known:
+                raise ParameterError(
+                    f"Pipeline {self.name!r} has no parameter {key!r}. "
+                    f"Its parameters: {', '.join(known) or 'none'}."
+                )
+        for key, p in known.items():
+            if key not in params:
+                if p.default is inspect.Parameter.empty:
+                    raise ParameterError(
+                        f"Pipeline {self.name!r} needs parameter {key!r}: pass it "
+                        f"(-p {key}=VALUE) or set parameters.{key} in the run config."
+                    )
+                params[key] = p.default
+            check_param(
+                f"pipeline {self.name!r}", key, params[key], self.hints.get(key, p.annotation)
+            )
+        return params
+
+    def plan(
+        self,
+        params: Mapping[str, Any] | None = None,
+        *,
+        config: str | Path | Mapping[str, Any] | None = None,
+        enable_cache: bool | None = None,
+        trust_pickle: bool = False,
+    ) -> tuple[RunPlan, dict[str, Step]]:
+        """Trace the pipeline into a plan; checks every parameter, runs no step."""
+        run_config: dict[str, Any] = {}
+        if isinstance(config, str | Path):
+            run_config = load_run_config(config)
+        elif config is not None:
+            run_config = validate_run_config(dict(config))
+        values = self._params(params or {}, run_config.get("parameters") or {})
+        tracer = Tracer(run_config.get("steps"))
+        with tracer:
+            self.func(**values)
+        tracer.check_config_covered()
+        if enable_cache is None:
+            enable_cache = run_config.get("enable_cache", self.enable_cache)
+        from dockyard.pipelines.loader import module_ref
+
+        plan = RunPlan(
+            pipeline=self.name,
+            source=f"{module_ref(self.func.__module__)}:{self.func.__qualname__}",
+            params=values,
+            invocations=tracer.invocations,
+            enable_cache=bool(enable_cache),
+            trust_pickle=bool(trust_pickle or run_config.get("trust_pickle", False)),
+        )
+        return plan, tracer.steps
+
+    # ---------------------------------------------------------------- running
+    def run(
+        self,
+        params: Mapping[str, Any] | None = None,
+        *,
+        config: str | Path | Mapping[str, Any] | None = None,
+        stack: str | Stack | None = None,
+        enable_cache: bool | None = None,
+        trust_pickle: bool | None = None,
+        progress: Progress | None = None,
+    ) -> Run:
+        """Plan and execute on a stack; returns the run, raises StepFailed if a step failed."""
+        from dockyard.settings import Settings
+        from dockyard.stacks.stack import Stack, load_stack
+
+        if trust_pickle is None:
+            trust_pickle = Settings.from_env().trust_pickle
+        plan, steps = self.plan(
+            params, config=config, enable_cache=enable_cache, trust_pickle=trust_pickle
+        )
+        the_stack = stack if isinstance(stack, Stack) else load_stack(stack)
+        return execute_plan(plan, the_stack, steps=steps, progress=progress)
+
+    def __repr__(self) -> str:
+        return f"<Pipeline {self.name}>"
+
+
+class _Driver:
+    """The StepRunner the orchestrator drives: one run's steps through execute_step."""
+
+    def __init__(self, ctx: RunContext, stack: Stack, progress: Progress | None) -> None:
+        self.ctx = ctx
+        self.stack = stack
+        self.progress = progress
+        self.failures: list[tuple[str, BaseException]] = []
+
+    def execute(self, name: str) -> bool:
+        if self.progress:
+            self.progress.step_started(name)
+        try:
+            record: StepRunRecord = execute_step(self.ctx, name)
+        except Exception as exc:
+            self.failures.append((name, exc))
+            if self.progress:
+                self.progress.step_finished(name, "failed", False)
+            return False
+        if self.progress:
+            self.progress.step_finished(name, record.status, record.cache_hit)
+        return True
+
+    def skip(self, name: str, reason: str) -> None:
+        self.ctx.metadata.record_step_run(self.ctx.run_id, name, status="skipped", error=reason)
+        if self.progress:
+            self.progress.step_finished(name, "skipped", False)
+
+    def command(self, name: str) -> list[str]:
+        return [
+            sys.executable, "-m", "dockyard", "step", "run",
+            "--run", self.ctx.run_id, "--step", name, "--stack", self.stack.name,
+        ]  # fmt: skip
+
+
+def execute_plan(
+    plan: RunPlan,
+    stack: Stack,
+    *,
+    steps: dict[str, Step] | None = None,
+    progress: Progress | None = None,
+) -> Run:
+    """Record a run of ``plan`` and let the stack's orchestrator execute it."""
+    metadata = stack.metadata_store
+    record = metadata.create_run(
+        plan.pipeline, spec=plan.to_dict(), params=plan.params, stack=stack.name
+    )
+    ctx = RunContext(
+        run_id=record.id,
+        plan=plan,
+        artifact_store=stack.artifact_store,
+        metadata=metadata,
+        materializers=stack.materializers,
+        steps=dict(steps or {}),
+    )
+    driver = _Driver(ctx, stack, progress)
+    if progress:
+        progress.started(record.id, list(plan.invocations))
+    try:
+        stack.orchestrator.run(plan.graph(), driver)
+    except BaseException as exc:
+        metadata.finish_run(record.id, "failed", f"{type(exc).__name__}: {exc}")
+        raise
+    failed = [n for n, s in _statuses(metadata, record.id).items() if s == "failed"]
+    if driver.failures or failed:
+        first_name, first = (driver.failures or [(failed[0], None)])[0]
+        metadata.finish_run(
+            record.id, "failed", str(first) if first else f"step {first_name} failed"
+        )
+        if isinstance(first, DockyardError):
+            if not isinstance(first, StepFailed | RunFailed):
+                raise first
+            raise StepFailed(
+                f"{first} Earlier steps' outputs are kept: fix the step and run again to "
+                f"resume from the cache. Logs: dockyard runs logs {record.id[:8]} {first_name}",
+                step=first_name,
+                run_id=record.id,
+            ) from first.__cause__
+        raise RunFailed(
+            f"Run {record.id[:8]} failed at step {first_name!r}: {first}", run_id=record.id
+        ) from first
+    metadata.finish_run(record.id, "completed")
+    return Run(metadata.get_run(record.id), stack)
+
+
+def _statuses(metadata: Any, run_id: str) -> dict[str, str]:
+    return {r.name: r.status for r in metadata.list_step_runs(run_id)}
+
+
+def pipeline(
+    func: Callable[..., None] | None = None,
+    /,
+    *,
+    name: str | None = None,
+    enable_cache: bool = True,
+) -> Any:
+    """Turn a function calling steps into a pipeline.
+
+    Example::
+
+        @pipeline
+        def training(C: float = 1.0):
+            df = load()
+            tr, te = split(df)
+            evaluate(train(tr, C=C), te)
+
+        run = training(C=0.5)
+    """
+    if func is not None:
+        return Pipeline(func, name=name, enable_cache=enable_cache)
+    return lambda f: Pipeline(f, name=name, enable_cache=enable_cache)

@@ -1,0 +1,49 @@
+"""Process settings from ``DOCKYARD_*`` environment variables, read when asked.
+
+A frozen dataclass rather than pydantic-settings: the CLI's start-up time is a product
+target (``dockyard runs list`` under 0.5 s) and these few variables need no validation
+framework.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+CONFIG_DIR = ".dockyard"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    #: Project folder (holding ``.dockyard/``); default: nearest one above the cwd, else cwd.
+    home: Path | None
+    #: Stack to use instead of the project's active one.
+    stack: str | None
+    #: Load pickled artifacts written by other processes without asking.
+    trust_pickle: bool
+    debug: bool
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        env = os.environ
+        home = env.get("DOCKYARD_HOME")
+        return cls(
+            home=Path(home).expanduser() if home else None,
+            stack=env.get("DOCKYARD_STACK") or None,
+            trust_pickle=env.get("DOCKYARD_TRUST_PICKLE", "").lower() in ("1", "true", "yes"),
+            debug=env.get("DOCKYARD_DEBUG", "").lower() in ("1", "true", "yes"),
+        )
+
+
+def find_project_root(settings: Settings | None = None) -> Path:
+    """The project folder: DOCKYARD_HOME, else the nearest folder with ``.dockyard/``
+    above the working directory, else the working directory itself."""
+    settings = settings or Settings.from_env()
+    if settings.home is not None:
+        return settings.home.resolve()
+    cwd = Path.cwd().resolve()
+    for folder in (cwd, *cwd.parents):
+        if (folder / CONFIG_DIR / "config.yaml").is_file():
+            return folder
+    return cwd
