@@ -48,7 +48,8 @@ def _load_file(path: Path) -> Any:
     if folder not in sys.path:
         sys.path.insert(0, folder)  # sibling imports work as when running the script
     spec = importlib.util.spec_from_file_location(name, path)
-    assert spec and spec.loader
+    if spec is None or spec.loader is None:
+        raise UserCodeLoadError(f"{path} cannot be loaded as a Python module.")
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     try:

@@ -58,7 +58,7 @@ def numbers(n: int = 3) -> None:
 def test_run_records_steps_and_outputs_load() -> None:
     run = numbers(n=4)
     assert run.status == "completed"
-    assert [s for s in run.steps] == ["produce", "double", "summarize"]
+    assert list(run.steps) == ["produce", "double", "summarize"]
     assert run.steps["summarize"].outputs["total"].load() == 12
     assert run.steps["summarize"].outputs["count"].load() == 4
     assert run.steps["double"].outputs["doubled"].load() == [0, 2, 4, 6]
@@ -123,7 +123,7 @@ def test_failed_run_keeps_earlier_steps_and_rerun_resumes_from_cache() -> None:
         fragile(double(produce()))
 
     with pytest.raises(
-        StepFailed, match="Step 'fragile' failed .* ValueError: flaky upstream service"
+        StepFailed, match=r"Step 'fragile' failed .* ValueError: flaky upstream service"
     ) as info:
         p()
     assert isinstance(info.value.__cause__, ValueError)
