@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import json
 import threading
-from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dockyard import _plugins
 from dockyard.errors import StackError
 from dockyard.settings import Settings, find_project_root
-from dockyard.stacks.config import COMPONENT_TYPES, ProjectConfig, resolve_paths
+from dockyard.stacks.config import ProjectConfig, resolve_paths
 
 if TYPE_CHECKING:
     from dockyard.artifacts.base import ArtifactStore
@@ -26,14 +26,43 @@ _GROUPS = {
 }
 
 
-@dataclass(frozen=True)
 class Stack:
-    name: str
-    orchestrator: Orchestrator
-    artifact_store: ArtifactStore
-    metadata_store: MetadataStore
-    materializers: MaterializerRegistry
-    root: Path
+    """A named stack. Components are built on first use, so a command that only reads
+    the metadata store never imports the artifact store's or orchestrator's libraries."""
+
+    def __init__(self, name: str, components: dict[str, dict[str, Any]], config_dir: Path) -> None:
+        self.name = name
+        self.components = components
+        self.config_dir = config_dir
+        self.root = config_dir.parent
+
+    def _build(self, kind: str) -> Any:
+        return build_component(kind, resolve_paths(self.components[kind], self.config_dir))
+
+    @cached_property
+    def orchestrator(self) -> Orchestrator:
+        return self._build("orchestrator")  # type: ignore[no-any-return]
+
+    @cached_property
+    def artifact_store(self) -> ArtifactStore:
+        return self._build("artifact_store")  # type: ignore[no-any-return]
+
+    @cached_property
+    def metadata_store(self) -> MetadataStore:
+        return self._build("metadata_store")  # type: ignore[no-any-return]
+
+    @cached_property
+    def materializers(self) -> MaterializerRegistry:
+        from dockyard.artifacts.materializers.registry import MaterializerRegistry
+
+        return MaterializerRegistry()
+
+    def close(self) -> None:
+        if "metadata_store" in self.__dict__:
+            self.metadata_store.close()
+
+    def __repr__(self) -> str:
+        return f"<Stack {self.name}>"
 
 
 def build_component(kind: str, options: dict[str, Any]) -> Any:
@@ -59,8 +88,6 @@ def load_stack(name: str | None = None, *, root: Path | None = None) -> Stack:
     Components are built once per process and config, so repeated runs reuse
     connections.
     """
-    from dockyard.artifacts.materializers.registry import MaterializerRegistry
-
     settings = Settings.from_env()
     root = root or find_project_root(settings)
     config = ProjectConfig.load(root)
@@ -71,16 +98,7 @@ def load_stack(name: str | None = None, *, root: Path | None = None) -> Stack:
         stack = _cache.get(key)
         if stack is None:
             config.dir.mkdir(parents=True, exist_ok=True)
-            built = {
-                kind: build_component(kind, resolve_paths(components[kind], config.dir))
-                for kind in COMPONENT_TYPES
-            }
-            stack = Stack(
-                name=name,
-                materializers=MaterializerRegistry(),
-                root=root,
-                **built,
-            )
+            stack = Stack(name, components, config.dir)
             _cache[key] = stack
     return stack
 
@@ -89,5 +107,5 @@ def clear_cache() -> None:
     """Forget built stacks (tests; after editing the config in-process)."""
     with _lock:
         for stack in _cache.values():
-            stack.metadata_store.close()
+            stack.close()
         _cache.clear()
