@@ -1,6 +1,34 @@
 """Artifacts: content-addressed blobs and the materializers that make them."""
 
+from typing import TYPE_CHECKING, Any
+
 from dockyard.artifacts.base import ArtifactStore, MemoryArtifactStore, StoredBlob, content_hash
 from dockyard.artifacts.materializers.base import Materializer
 
-__all__ = ["ArtifactStore", "Materializer", "MemoryArtifactStore", "StoredBlob", "content_hash"]
+if TYPE_CHECKING:
+    from dockyard.artifacts.fsspec_store import FsspecArtifactStore
+    from dockyard.artifacts.materializers.registry import MaterializerRegistry
+
+__all__ = [
+    "ArtifactStore",
+    "FsspecArtifactStore",
+    "Materializer",
+    "MaterializerRegistry",
+    "MemoryArtifactStore",
+    "StoredBlob",
+    "content_hash",
+]
+
+# Imported on first access: the registry reads entry points, the store may import fsspec.
+_LAZY = {
+    "FsspecArtifactStore": "dockyard.artifacts.fsspec_store",
+    "MaterializerRegistry": "dockyard.artifacts.materializers.registry",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -90,7 +90,8 @@ class MemoryArtifactStore(ArtifactStore):
     def put(self, data: bytes) -> StoredBlob:
         digest = content_hash(data)
         uri = f"memory://{digest}"
-        self._blobs.setdefault(uri, bytes(data))
+        if self._blobs.get(uri) != data:  # absent, or corrupted: writing again repairs it
+            self._blobs[uri] = bytes(data)
         return StoredBlob(uri, digest, len(data))
 
     def get(self, uri: str) -> bytes:
