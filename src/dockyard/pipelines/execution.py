@@ -9,20 +9,15 @@ calls it in a fresh process, which is how Dask, Airflow and Kubeflow run steps.
 
 from __future__ import annotations
 
+import contextvars
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from dockyard.errors import (
-    ArtifactError,
-    PipelineDefinitionError,
-    RecordNotFoundError,
-    StepFailed,
-    StepOutputError,
-)
+from dockyard.errors import RecordNotFoundError, StepFailed, StepOutputError
 from dockyard.metadata.base import ArtifactDraft, ArtifactRecord, MetadataStore, StepRunRecord
 from dockyard.pipelines.artifact_io import load_value, save_value
 from dockyard.pipelines.cache import cache_key, code_fingerprint
@@ -79,6 +74,40 @@ class RunContext:
             record = self.metadata.get_artifact(artifact_id)
             self.artifacts[artifact_id] = record
         return record
+
+
+@dataclass(frozen=True)
+class StepContext:
+    """What code running inside a step may ask about its execution (``get_step_context``)."""
+
+    run_id: str
+    step: str
+    pipeline: str
+    #: input name -> artifact id (the data this step consumed: its lineage)
+    inputs: Mapping[str, str]
+    artifact_store: ArtifactStore
+    metadata: MetadataStore
+    materializers: MaterializerRegistry
+
+
+_STEP_CONTEXT: contextvars.ContextVar[StepContext | None] = contextvars.ContextVar(
+    "dockyard_step_context", default=None
+)
+
+
+def get_step_context() -> StepContext | None:
+    """The running step's context, or None outside a step."""
+    return _STEP_CONTEXT.get()
+
+
+def _finalize_output(value: Any, output: str, context: StepContext) -> Any:
+    """Let an output object act on being produced (``dockyard.Model`` registers itself).
+
+    An output may define ``__dockyard_output__(context, output_name)`` returning the value
+    to store. This keeps pipelines ignorant of the contexts above it (registry).
+    """
+    hook = getattr(type(value), "__dockyard_output__", None)
+    return hook(value, context, output) if hook is not None else value
 
 
 def _utcnow() -> datetime:
@@ -152,53 +181,51 @@ def execute_step(ctx: RunContext, name: str) -> StepRunRecord:
             ctx.outputs[name] = record.outputs
             return record
 
-    attempts = 0
-    logs = None
-    try:
-        kwargs = dict(inv.params)
-        for arg, rec in input_records.items():
-            kwargs[arg] = load_value(
-                rec, ctx.artifact_store, ctx.materializers, trust_pickle=ctx.plan.trust_pickle
+    step_context = StepContext(
+        run_id=ctx.run_id,
+        step=name,
+        pipeline=ctx.plan.pipeline,
+        inputs=input_ids,
+        artifact_store=ctx.artifact_store,
+        metadata=ctx.metadata,
+        materializers=ctx.materializers,
+    )
+    attempts = [0]
+    token = _STEP_CONTEXT.set(step_context)
+    with capture_output() as buf:
+        try:
+            kwargs = dict(inv.params)
+            for arg, rec in input_records.items():
+                kwargs[arg] = load_value(
+                    rec, ctx.artifact_store, ctx.materializers, trust_pickle=ctx.plan.trust_pickle
+                )
+            result = _call_with_retries(ctx, inv, step.func, kwargs, attempts)
+            values = _split_outputs(inv, result)
+            drafts = {
+                out: save_value(
+                    _finalize_output(value, out, step_context),
+                    ctx.artifact_store,
+                    ctx.materializers,
+                )
+                for out, value in zip(inv.outputs, values, strict=True)
+            }
+        except Exception as exc:  # recorded whatever it is, then re-raised
+            ctx.metadata.record_step_run(
+                ctx.run_id,
+                name,
+                status="failed",
+                started_at=started,
+                ended_at=_utcnow(),
+                cache_key=key,
+                attempts=attempts[0],
+                error=_error_text(exc),
+                logs=buf.getvalue() or None,
+                inputs=input_ids,
             )
-        with capture_output() as buf:
-            while True:
-                attempts += 1
-                try:
-                    result = step.func(**kwargs)
-                    break
-                except Exception as exc:
-                    if attempts > inv.retries:
-                        raise StepFailed(
-                            f"Step {name!r} failed in run {ctx.run_id[:8]}: "
-                            f"{type(exc).__name__}: {exc}",
-                            step=name,
-                            run_id=ctx.run_id,
-                        ) from exc
-                    delay = inv.retry_backoff_s * 2 ** (attempts - 1)
-                    print(f"[dockyard] attempt {attempts} failed ({exc!r}); retrying in {delay}s")
-                    ctx.sleep(delay)
-        logs = buf.getvalue()
-        values = _split_outputs(inv, result)
-        drafts = {
-            out: save_value(value, ctx.artifact_store, ctx.materializers)
-            for out, value in zip(inv.outputs, values, strict=True)
-        }
-    except (StepFailed, StepOutputError, ArtifactError, PipelineDefinitionError) as exc:
-        if logs is None and "buf" in locals():
-            logs = buf.getvalue()
-        ctx.metadata.record_step_run(
-            ctx.run_id,
-            name,
-            status="failed",
-            started_at=started,
-            ended_at=_utcnow(),
-            cache_key=key,
-            attempts=attempts,
-            error=_error_text(exc),
-            logs=logs,
-            inputs=input_ids,
-        )
-        raise
+            raise
+        finally:
+            _STEP_CONTEXT.reset(token)
+    logs = buf.getvalue()
 
     record = ctx.metadata.record_step_run(
         ctx.run_id,
@@ -207,7 +234,7 @@ def execute_step(ctx: RunContext, name: str) -> StepRunRecord:
         started_at=started,
         ended_at=_utcnow(),
         cache_key=key,
-        attempts=attempts,
+        attempts=attempts[0],
         logs=logs or None,
         inputs=input_ids,
         outputs=drafts,
@@ -216,6 +243,30 @@ def execute_step(ctx: RunContext, name: str) -> StepRunRecord:
         ctx.artifacts[record.outputs[out]] = draft
     ctx.outputs[name] = record.outputs
     return record
+
+
+def _call_with_retries(
+    ctx: RunContext,
+    inv: Invocation,
+    func: Callable[..., Any],
+    kwargs: dict[str, Any],
+    attempts: list[int],
+) -> Any:
+    """Call the user's function; after ``inv.retries`` failures wrap the last in StepFailed."""
+    while True:
+        attempts[0] += 1
+        try:
+            return func(**kwargs)
+        except Exception as exc:
+            if attempts[0] > inv.retries:
+                raise StepFailed(
+                    f"Step {inv.name!r} failed in run {ctx.run_id[:8]}: {type(exc).__name__}: {exc}",
+                    step=inv.name,
+                    run_id=ctx.run_id,
+                ) from exc
+            delay = inv.retry_backoff_s * 2 ** (attempts[0] - 1)
+            print(f"[dockyard] attempt {attempts[0]} failed ({exc!r}); retrying in {delay}s")
+            ctx.sleep(delay)
 
 
 def _error_text(exc: BaseException) -> str:
