@@ -1,0 +1,543 @@
+"""The rollout gateway: the one endpoint clients call while versions change behind it.
+
+A lean ASGI app (no framework: this path is benchmarked) that forwards any method and
+path (``/predict``, ``/v2/...``) with its body and end-to-end headers to the backend the
+current :class:`~dockyard.rollout.routing.RouteTable` chooses, over one shared
+``httpx.AsyncClient`` with keep-alive pooling, and copies back the status, body and
+headers, adding ``x-dockyard-backend: <version>``.
+
+- **Routing** asks ``table_provider()`` on every request, so a weight change, a promote
+  or an abort takes effect on the next request.
+- **Failover**: when the candidate answers 5xx or cannot be reached, the same request is
+  retried on the stable backend; the failure still counts against the candidate.
+- **Shadow**: a copy of the request (marked ``x-dockyard-shadow: 1``) goes to the shadow
+  backend in a background task the client never waits for (at most ``max_mirrors`` in
+  flight; extra copies are dropped and counted); its latency, errors, predictions and
+  agreement with the client's answer are recorded.
+- **Metrics** per version go to a :class:`~dockyard.rollout.metrics.RolloutMetrics`.
+
+Its own routes, never forwarded:
+
+=====================================  =================================================
+``GET /gateway/health``                liveness and the current table
+``GET /gateway/metrics``               this window's figures per version (``?scores=1``
+                                       adds the score samples)
+``POST /gateway/metrics/rotate``       close the window, start the next; returns the
+                                       closed one (for a controller in another process)
+``GET /gateway/routes``                the current table
+``PUT /gateway/routes``                replace it (when the provider has ``set``, as
+                                       :class:`~dockyard.rollout.routing.RouteTableRef`)
+=====================================  =================================================
+
+The mutating routes require ``Authorization: Bearer <admin_token>`` when one is given.
+
+Example::
+
+    ref = RouteTableRef(RouteTable(stable=Backend("3", "http://127.0.0.1:8001")))
+    app = create_gateway_app(ref, RolloutMetrics())
+    uvicorn.run(app, host="127.0.0.1", port=8080)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import math
+import time
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from typing import Any
+
+import httpx
+
+from dockyard.errors import RolloutError
+from dockyard.rollout.metrics import RolloutMetrics, prediction_label
+from dockyard.rollout.routing import Backend, RouteTable
+from dockyard.rollout.transport import default_transport
+
+try:  # orjson is part of the serving extra; fall back to the standard library
+    import orjson
+
+    _loads: Callable[[bytes], Any] = orjson.loads
+    _dumps: Callable[[Any], bytes] = orjson.dumps
+except ImportError:  # pragma: no cover - exercised only without the serving extra
+    import json
+
+    _loads = json.loads
+
+    def _dumps(value: Any) -> bytes:
+        return json.dumps(value).encode()
+
+
+__all__ = ["GatewayApp", "agreement", "create_gateway_app", "extract_predictions"]
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+TableProvider = Callable[[], RouteTable]
+
+# Hop-by-hop headers (RFC 9110 7.6.1) and the ones the client library sets itself.
+_DROP_REQUEST = frozenset(
+    {
+        b"connection",
+        b"keep-alive",
+        b"proxy-authenticate",
+        b"proxy-authorization",
+        b"proxy-connection",
+        b"te",
+        b"trailer",
+        b"transfer-encoding",
+        b"upgrade",
+        b"host",
+        b"content-length",
+    }
+)
+# The body is handed back decoded, so content-encoding no longer applies.
+_DROP_RESPONSE = _DROP_REQUEST | {b"content-encoding", b"date", b"server"}
+_JSON = [(b"content-type", b"application/json")]
+_BACKEND_HEADER = b"x-dockyard-backend"
+_SHADOW_HEADER = (b"x-dockyard-shadow", b"1")
+_V2_BINARY_HEADER = "inference-header-content-length"
+
+
+# --- predictions ------------------------------------------------------------------------
+
+
+def extract_predictions(path: str, body: bytes, headers: httpx.Headers | None = None) -> Any:
+    """The predictions in a successful ``/predict`` or V2 ``.../infer`` answer, or None.
+
+    ``/predict`` answers carry ``predictions``; V2 answers carry ``outputs[0].data``
+    (rows of a 2-D output are regrouped so each row counts as one prediction). With the
+    V2 binary extension only the JSON header is read; binary outputs are skipped.
+    """
+    try:
+        if path.endswith("/predict"):
+            data = _loads(body)
+            return data.get("predictions") if isinstance(data, dict) else None
+        if path.endswith("/infer"):
+            if headers is not None and _V2_BINARY_HEADER in headers:
+                body = body[: int(headers[_V2_BINARY_HEADER])]
+            data = _loads(body)
+            output = data["outputs"][0]
+            values = output.get("data")
+            if not isinstance(values, list):
+                return None
+            shape = output.get("shape") or ()
+            if len(shape) == 2 and shape[1] > 1 and len(values) == shape[0] * shape[1]:
+                width = shape[1]
+                return [values[i : i + width] for i in range(0, len(values), width)]
+            return values
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError):
+        return None
+    return None
+
+
+def agreement(primary: Sequence[Any] | None, shadow: Sequence[Any] | None) -> tuple[int, int]:
+    """``(agreed, compared)`` predictions between the client's answer and the shadow's."""
+    if not isinstance(primary, list) or not isinstance(shadow, list):
+        return 0, 0
+    agreed = 0
+    for a, b in zip(primary, shadow, strict=False):
+        la, lb = prediction_label(a), prediction_label(b)
+        if la == lb or (
+            isinstance(la, float)
+            and isinstance(lb, float)
+            and math.isclose(la, lb, rel_tol=1e-6, abs_tol=1e-9)
+        ):
+            agreed += 1
+    return agreed, max(len(primary), len(shadow))
+
+
+# --- the app ----------------------------------------------------------------------------
+
+
+class _Answer:
+    __slots__ = (
+        "backend",
+        "body",
+        "error",
+        "headers",
+        "latency_ms",
+        "predictions",
+        "status",
+        "timed_out",
+    )
+
+    def __init__(self, backend: Backend) -> None:
+        self.backend = backend
+        self.status = 502
+        self.body = b""
+        self.headers: list[tuple[bytes, bytes]] = []
+        self.error: str | None = None  # set when there was no HTTP answer at all
+        self.timed_out = False
+        self.latency_ms: float | None = None
+        self.predictions: Any = None
+
+    @property
+    def failed(self) -> bool:
+        return self.error is not None or self.status >= 500
+
+
+class GatewayApp:
+    """The gateway ASGI app; build it with :func:`create_gateway_app`."""
+
+    def __init__(
+        self,
+        table_provider: TableProvider,
+        metrics: RolloutMetrics,
+        *,
+        failover: bool = True,
+        timeout_s: float = 30.0,
+        max_mirrors: int = 64,
+        max_connections: int = 256,
+        max_body_bytes: int = 64 * 1024 * 1024,
+        admin_token: str | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        if not callable(table_provider):
+            raise RolloutError(
+                "table_provider must be a callable returning the current RouteTable "
+                f"(e.g. a RouteTableRef); got {table_provider!r}."
+            )
+        if timeout_s <= 0 or max_mirrors < 0 or max_connections < 1:
+            raise RolloutError(
+                "timeout_s must be > 0, max_mirrors >= 0 and max_connections >= 1; got "
+                f"{timeout_s!r}, {max_mirrors!r}, {max_connections!r}."
+            )
+        self.table_provider = table_provider
+        self.metrics = metrics
+        self.failover = failover
+        self.timeout_s = timeout_s
+        self.max_mirrors = max_mirrors
+        self.max_connections = max_connections
+        self.max_body_bytes = max_body_bytes
+        self.admin_token = admin_token
+        self._transport = transport
+        self._client: httpx.AsyncClient | None = None
+        self._mirrors: set[asyncio.Task[None]] = set()
+        self.mirrors_dropped = 0
+
+    # -- lifecycle --
+
+    def _new_client(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(
+            transport=self._transport or default_transport(self.max_connections),
+            timeout=httpx.Timeout(self.timeout_s, connect=min(self.timeout_s, 5.0)),
+            limits=httpx.Limits(
+                max_connections=self.max_connections,
+                max_keepalive_connections=self.max_connections,
+                keepalive_expiry=30.0,
+            ),
+            follow_redirects=False,
+            trust_env=False,
+        )
+
+    @property
+    def client(self) -> httpx.AsyncClient:
+        # Created in the lifespan; lazily as well for servers that skip the lifespan.
+        if self._client is None:
+            self._client = self._new_client()
+        return self._client
+
+    async def startup(self) -> None:
+        if self._client is None:
+            self._client = self._new_client()
+
+    async def shutdown(self) -> None:
+        if self._mirrors:
+            await asyncio.wait(set(self._mirrors), timeout=1.0)
+            for task in self._mirrors:
+                task.cancel()
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    await self.startup()
+                except Exception as exc:  # pragma: no cover - client creation failing
+                    await send({"type": "lifespan.startup.failed", "message": repr(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.shutdown()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    # -- ASGI entry --
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            if scope["path"].startswith("/gateway/"):
+                await self._own_route(scope, receive, send)
+            else:
+                await self._proxy(scope, receive, send)
+        elif kind == "lifespan":
+            await self._lifespan(receive, send)
+        # websockets are not proxied; the server closes them
+
+    # -- proxying --
+
+    async def _proxy(self, scope: Scope, receive: Receive, send: Send) -> None:
+        body = await self._read_body(receive, send)
+        if body is None:
+            return
+        table = self.table_provider()
+        headers = []
+        sticky_key = None
+        sticky = table.sticky_header.encode("latin-1") if table.sticky_header else None
+        for name, value in scope["headers"]:
+            if name in _DROP_REQUEST:
+                continue
+            if name == sticky:
+                sticky_key = value.decode("latin-1")
+            headers.append((name, value))
+
+        raw_path = scope.get("raw_path") or scope["path"].encode()
+        query = scope.get("query_string")
+        target = raw_path.decode("latin-1") + ("?" + query.decode("latin-1") if query else "")
+        method = scope["method"]
+        path = scope["path"]
+        parse = method == "POST"
+
+        backend = table.choose(sticky_key)
+        answer = await self._forward(backend, method, target, path, headers, body, parse)
+        retried = self.failover and answer.failed and backend != table.stable
+        self.metrics.record(
+            backend.version,
+            latency_ms=answer.latency_ms,
+            error=answer.failed,
+            predictions=answer.predictions,
+            failover=retried,
+        )
+        if retried:
+            answer = await self._forward(table.stable, method, target, path, headers, body, parse)
+            self.metrics.record(
+                table.stable.version,
+                latency_ms=answer.latency_ms,
+                error=answer.failed,
+                predictions=answer.predictions,
+            )
+
+        shadow = table.shadow
+        if shadow is not None and table.should_mirror():
+            self._start_mirror(shadow, method, target, path, headers, body, answer)
+
+        if answer.error is not None:
+            status = 504 if answer.timed_out else 502
+            payload = _dumps(
+                {
+                    "error": f"version {answer.backend.version} at {answer.backend.url} "
+                    f"did not answer: {answer.error}"
+                }
+            )
+            out_headers = [*_JSON, (_BACKEND_HEADER, answer.backend.version.encode())]
+            await _respond(send, status, out_headers, payload)
+            return
+        answer.headers.append((_BACKEND_HEADER, answer.backend.version.encode()))
+        await _respond(send, answer.status, answer.headers, answer.body)
+
+    async def _forward(
+        self,
+        backend: Backend,
+        method: str,
+        target: str,
+        path: str,
+        headers: list[tuple[bytes, bytes]],
+        body: bytes,
+        parse: bool,
+    ) -> _Answer:
+        answer = _Answer(backend)
+        started = time.perf_counter()
+        try:
+            response = await self.client.request(
+                method, backend.url + target, content=body, headers=headers
+            )
+        except httpx.TimeoutException as exc:
+            answer.latency_ms = (time.perf_counter() - started) * 1000.0
+            answer.error = f"{type(exc).__name__} after {self.timeout_s:g}s"
+            answer.timed_out = isinstance(exc, httpx.ReadTimeout)
+            return answer
+        except (httpx.HTTPError, OSError) as exc:
+            answer.error = f"{type(exc).__name__}: {exc}"
+            return answer
+        answer.latency_ms = (time.perf_counter() - started) * 1000.0
+        answer.status = response.status_code
+        answer.body = response.content
+        answer.headers = [
+            (name.lower(), value)
+            for name, value in response.headers.raw
+            if name.lower() not in _DROP_RESPONSE
+        ]
+        if parse and response.status_code == 200:
+            answer.predictions = extract_predictions(path, answer.body, response.headers)
+        return answer
+
+    # -- shadow --
+
+    def _start_mirror(
+        self,
+        shadow: Backend,
+        method: str,
+        target: str,
+        path: str,
+        headers: list[tuple[bytes, bytes]],
+        body: bytes,
+        primary: _Answer,
+    ) -> None:
+        if len(self._mirrors) >= self.max_mirrors:
+            self.mirrors_dropped += 1  # never queue: a slow shadow must not pile up work
+            return
+        task = asyncio.ensure_future(
+            self._mirror(shadow, method, target, path, headers, body, primary.predictions)
+        )
+        self._mirrors.add(task)
+        task.add_done_callback(self._mirrors.discard)
+
+    async def _mirror(
+        self,
+        shadow: Backend,
+        method: str,
+        target: str,
+        path: str,
+        headers: list[tuple[bytes, bytes]],
+        body: bytes,
+        primary_predictions: Any,
+    ) -> None:
+        # Marked, so a shadow service can skip side effects (emails, writes) of its own.
+        headers = [*headers, _SHADOW_HEADER]
+        answer = await self._forward(shadow, method, target, path, headers, body, True)
+        agreed, compared = agreement(primary_predictions, answer.predictions)
+        self.metrics.record_shadow(
+            shadow.version,
+            latency_ms=answer.latency_ms,
+            error=answer.failed,
+            predictions=answer.predictions,
+            agreed=agreed,
+            compared=compared,
+        )
+
+    # -- own routes --
+
+    async def _own_route(self, scope: Scope, receive: Receive, send: Send) -> None:
+        method, path = scope["method"], scope["path"].rstrip("/")
+        if path == "/gateway/health" and method == "GET":
+            table = self.table_provider()
+            await _json(send, 200, {"status": "ok", "routes": table.to_dict()})
+        elif path == "/gateway/metrics" and method == "GET":
+            scores = b"scores=1" in (scope.get("query_string") or b"")
+            data = self.metrics.snapshot().to_dict(include_scores=scores)
+            data["mirrors"] = {"in_flight": len(self._mirrors), "dropped": self.mirrors_dropped}
+            await _json(send, 200, data)
+        elif path == "/gateway/metrics/rotate" and method == "POST":
+            if await self._authorized(scope, send):
+                await _json(send, 200, self.metrics.rotate().to_dict())
+        elif path == "/gateway/routes" and method == "GET":
+            await _json(send, 200, self.table_provider().to_dict())
+        elif path == "/gateway/routes" and method == "PUT":
+            await self._put_routes(scope, receive, send)
+        elif path in ("/gateway/health", "/gateway/metrics", "/gateway/routes"):
+            await _json(send, 405, {"error": f"{method} is not allowed on {path}"})
+        else:
+            await _json(send, 404, {"error": f"no gateway route {path}"})
+
+    async def _authorized(self, scope: Scope, send: Send) -> bool:
+        if self.admin_token is None:
+            return True
+        expected = f"Bearer {self.admin_token}".encode()
+        for name, value in scope["headers"]:
+            if name == b"authorization" and hmac.compare_digest(value, expected):
+                return True
+        await _json(send, 401, {"error": "this gateway route needs Authorization: Bearer <token>"})
+        return False
+
+    async def _put_routes(self, scope: Scope, receive: Receive, send: Send) -> None:
+        body = await self._read_body(receive, send)
+        if body is None or not await self._authorized(scope, send):
+            return
+        setter = getattr(self.table_provider, "set", None)
+        if setter is None:
+            await _json(send, 405, {"error": "this gateway's routes are set by its controller"})
+            return
+        try:
+            table = RouteTable.from_dict(_loads(body))
+        except (ValueError, RolloutError) as exc:
+            await _json(send, 400, {"error": f"not a route table: {exc}"})
+            return
+        setter(table)
+        await _json(send, 200, table.to_dict())
+
+    async def _read_body(self, receive: Receive, send: Send) -> bytes | None:
+        chunks = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return None
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body_bytes:
+                await _json(send, 413, {"error": f"body over {self.max_body_bytes} bytes"})
+                return None
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+async def _respond(
+    send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes
+) -> None:
+    headers.append((b"content-length", str(len(body)).encode()))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _json(send: Send, status: int, payload: Any) -> None:
+    await _respond(send, status, list(_JSON), _dumps(payload))
+
+
+def create_gateway_app(
+    table_provider: TableProvider,
+    metrics: RolloutMetrics,
+    *,
+    failover: bool = True,
+    timeout_s: float = 30.0,
+    max_mirrors: int = 64,
+    max_connections: int = 256,
+    max_body_bytes: int = 64 * 1024 * 1024,
+    admin_token: str | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> GatewayApp:
+    """Build the gateway ASGI app.
+
+    Args:
+        table_provider: Called on every request; returns the current
+            :class:`~dockyard.rollout.routing.RouteTable` (a
+            :class:`~dockyard.rollout.routing.RouteTableRef` is one).
+        metrics: Where per-version figures are recorded.
+        failover: Retry a request the candidate failed (5xx, no answer) on stable.
+        timeout_s: Time limit for a backend's answer.
+        max_mirrors: Shadow copies in flight at most; extra ones are dropped.
+        max_connections: Pooled keep-alive connections to the backends at most.
+        max_body_bytes: Largest request body accepted (413 beyond).
+        admin_token: Bearer token for the gateway's mutating routes.
+        transport: An httpx transport to use instead of the network (tests).
+
+    Returns:
+        An ASGI app; serve it with uvicorn (its lifespan opens and closes the pool).
+    """
+    return GatewayApp(
+        table_provider,
+        metrics,
+        failover=failover,
+        timeout_s=timeout_s,
+        max_mirrors=max_mirrors,
+        max_connections=max_connections,
+        max_body_bytes=max_body_bytes,
+        admin_token=admin_token,
+        transport=transport,
+    )
