@@ -17,16 +17,29 @@ _EXPORTS = {
     "Step": "dockyard.pipelines.step",
     "Run": "dockyard.pipelines.runs",
     "load_stack": "dockyard.stacks.stack",
+    "register_model": "dockyard.registry.model",
+    "Model": "dockyard.registry.model",
     "DockyardError": "dockyard.errors",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "DockyardError",
+    "Model",
+    "Pipeline",
+    "Run",
+    "Step",
+    "load_stack",
+    "pipeline",
+    "register_model",
+    "step",
+]
 
 if TYPE_CHECKING:
     from dockyard.errors import DockyardError
     from dockyard.pipelines.pipeline import Pipeline, pipeline
     from dockyard.pipelines.runs import Run
     from dockyard.pipelines.step import Step, step
+    from dockyard.registry.model import Model, register_model
     from dockyard.stacks.stack import load_stack
 
 

@@ -66,9 +66,10 @@ from dockyard.metadata.base import (
     StepRunRecord,
     StepStatus,
 )
+from dockyard.metadata.sql_registry import SqlModelRegistryMixin
 
 #: The newest schema revision this dockyard knows (the last file in migrations/versions).
-HEAD_REVISION = "0001"
+HEAD_REVISION = "0002"
 #: Where the Alembic scripts live (``env.py`` and ``versions/``).
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
@@ -239,7 +240,7 @@ def _reason(exc: BaseException) -> str:
 
 
 # the store ------------------------------------------------------------------------------
-class SqlMetadataStore(MetadataStore):
+class SqlMetadataStore(SqlModelRegistryMixin, MetadataStore):
     """Metadata on SQLAlchemy: SQLite (file or memory) or PostgreSQL.
 
     Args:

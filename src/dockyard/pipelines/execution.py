@@ -100,14 +100,30 @@ def get_step_context() -> StepContext | None:
     return _STEP_CONTEXT.get()
 
 
-def _finalize_output(value: Any, output: str, context: StepContext) -> Any:
+OutputCallback = Callable[[ArtifactDraft], None]
+
+
+def _finalize_output(
+    value: Any, output: str, context: StepContext
+) -> tuple[Any, OutputCallback | None]:
     """Let an output object act on being produced (``dockyard.Model`` registers itself).
 
-    An output may define ``__dockyard_output__(context, output_name)`` returning the value
-    to store. This keeps pipelines ignorant of the contexts above it (registry).
+    An output's class may define ``__dockyard_output__(self, context, output_name)``
+    returning ``(value_to_store, callback)``; the callback gets the saved artifact. This
+    keeps pipelines ignorant of the contexts above it (the registry).
     """
     hook = getattr(type(value), "__dockyard_output__", None)
-    return hook(value, context, output) if hook is not None else value
+    if hook is None:
+        return value, None
+    return hook(value, context, output)  # type: ignore[no-any-return]
+
+
+def _save_output(value: Any, output: str, ctx: RunContext, context: StepContext) -> ArtifactDraft:
+    value, after_save = _finalize_output(value, output, context)
+    draft = save_value(value, ctx.artifact_store, ctx.materializers)
+    if after_save is not None:
+        after_save(draft)
+    return draft
 
 
 def _utcnow() -> datetime:
@@ -202,11 +218,7 @@ def execute_step(ctx: RunContext, name: str) -> StepRunRecord:
             result = _call_with_retries(ctx, inv, step.func, kwargs, attempts)
             values = _split_outputs(inv, result)
             drafts = {
-                out: save_value(
-                    _finalize_output(value, out, step_context),
-                    ctx.artifact_store,
-                    ctx.materializers,
-                )
+                out: _save_output(value, out, ctx, step_context)
                 for out, value in zip(inv.outputs, values, strict=True)
             }
         except Exception as exc:  # recorded whatever it is, then re-raised

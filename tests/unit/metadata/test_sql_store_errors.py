@@ -7,7 +7,6 @@ revisions written by other dockyard versions, SQLite's settings.
 
 from __future__ import annotations
 
-import shutil
 import sqlite3
 import subprocess
 import sys
@@ -97,42 +96,32 @@ def test_empty_database_is_created_at_head(tmp_path: Path) -> None:
     assert _revisions(db) == [HEAD_REVISION]
 
 
-def test_older_known_database_is_upgraded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_older_known_database_is_upgraded(tmp_path: Path) -> None:
     """Upgrading dockyard must upgrade an existing project's database on first open,
     keeping its data (runs recorded by the old version stay visible)."""
+    from alembic import command
+
     db = tmp_path / "metadata.db"
-    old = SqlMetadataStore(f"sqlite:///{db}")
-    run = old.create_run("p", spec={}, params={}, stack="default")
-    old.close()
+    engine = sa.create_engine(f"sqlite:///{db}")
+    with engine.begin() as conn:
+        command.upgrade(sql_store.alembic_config(conn), "0001")  # as dockyard 0.1 left it
+        conn.execute(sa.text("INSERT INTO pipelines VALUES ('p', '2024-01-01 00:00:00')"))
+        conn.execute(
+            sa.text(
+                "INSERT INTO runs VALUES ('0123456789abcdef0123456789abcdef', 'p', "
+                "'completed', 'default', '{}', '{}', '2024-01-01 00:00:00', NULL, NULL)"
+            )
+        )
+    engine.dispose()
+    assert _revisions(db) == ["0001"]
 
-    # A later dockyard: the same migrations plus a 0002.
-    migrations = tmp_path / "migrations"
-    shutil.copytree(
-        sql_store.MIGRATIONS_DIR, migrations, ignore=shutil.ignore_patterns("__pycache__")
-    )
-    (migrations / "versions" / "0002_probe.py").write_text(
-        "import sqlalchemy as sa\n"
-        "from alembic import op\n"
-        "revision = '0002'\n"
-        "down_revision = '0001'\n"
-        "branch_labels = None\n"
-        "depends_on = None\n"
-        "def upgrade():\n"
-        "    op.create_table('probe', sa.Column('id', sa.Integer, primary_key=True))\n"
-        "def downgrade():\n"
-        "    op.drop_table('probe')\n"
-    )
-    monkeypatch.setattr(sql_store, "MIGRATIONS_DIR", migrations)
-    monkeypatch.setattr(sql_store, "HEAD_REVISION", "0002")
-
-    new = SqlMetadataStore(f"sqlite:///{db}")
+    store = SqlMetadataStore(f"sqlite:///{db}")
     try:
-        assert new.get_run(run.id).id == run.id
+        assert store.get_run("01234567").pipeline == "p"
+        assert store.list_models() == []  # the 0002 tables exist
     finally:
-        new.close()
-    assert _revisions(db) == ["0002"]
-    with sqlite3.connect(db) as conn:
-        assert conn.execute("SELECT count(*) FROM probe").fetchone() == (0,)
+        store.close()
+    assert _revisions(db) == [sql_store.HEAD_REVISION]
 
 
 def test_sqlite_file_uses_wal_and_settings(tmp_path: Path) -> None:
