@@ -1,4 +1,4 @@
-"""The quickstart pipeline: load iris, split, train a classifier, evaluate it.
+"""The quickstart pipeline: load iris, split, train a classifier, evaluate and register it.
 
 Run it with ``dockyard run examples/quickstart/pipeline.py:training -p C=0.5``, or from
 Python: ``training(C=0.5)``.
@@ -16,7 +16,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from dockyard import pipeline, step
+from dockyard import pipeline, register_model, step
 
 FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
 
@@ -56,9 +56,19 @@ def evaluate(model: Pipeline, test: pd.DataFrame) -> Annotated[dict, "metrics"]:
     return metrics
 
 
+@step
+def register(model: Pipeline, metrics: dict, train: pd.DataFrame) -> Annotated[int, "version"]:
+    """Register the model with its metrics; the signature is inferred from the features."""
+    version = register_model(
+        "iris", model, metrics=metrics, sample=train[FEATURES], description="quickstart"
+    )
+    return version.version
+
+
 @pipeline
 def training(C: float = 1.0) -> None:
     df = load()
     tr, te = split(df)
     model = train(tr, C=C)
-    evaluate(model, te)
+    metrics = evaluate(model, te)
+    register(model, metrics, tr)

@@ -8,9 +8,12 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from dockyard import load_stack
+from dockyard.registry import resolve
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from pipeline import training
+from pipeline import training  # the example's own module, next to this file
 
 
 def main() -> None:
@@ -25,6 +28,14 @@ def main() -> None:
     again = training(C=0.5)
     hits = sum(s.cache_hit for s in again.steps.values())
     print(f"   run {again.id[:8]}: {hits}/{len(again.steps)} steps from cache")
+
+    print("== 3. Register: the model version carries its run, metrics and signature")
+    stack = load_stack()
+    version = run.steps["register"].outputs["version"].load()
+    stack.metadata_store.set_alias("iris", "production", version)
+    record = resolve("iris@production", stack.metadata_store)
+    columns = ", ".join(c["name"] for c in (record.signature or {}).get("inputs", []))
+    print(f"   iris:{record.version} is production (run {record.run_id[:8]}, inputs: {columns})")
 
 
 if __name__ == "__main__":

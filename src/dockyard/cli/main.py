@@ -9,6 +9,7 @@ from pathlib import Path
 import typer
 
 from dockyard.cli import artifacts as artifacts_cmd
+from dockyard.cli import models as models_cmd
 from dockyard.cli import runs as runs_cmd
 from dockyard.cli import stack as stack_cmd
 from dockyard.cli._common import console, err_console
@@ -24,6 +25,7 @@ app = typer.Typer(
 app.add_typer(runs_cmd.app, name="runs")
 app.add_typer(artifacts_cmd.app, name="artifacts")
 app.add_typer(stack_cmd.app, name="stack")
+app.add_typer(models_cmd.app, name="models")
 step_app = typer.Typer(
     help="Run single steps (what external orchestrators call).", no_args_is_help=True
 )

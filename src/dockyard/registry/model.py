@@ -208,6 +208,38 @@ class Model:
         return f"Model({type(self.obj).__name__})"
 
 
+def check_not_deployed(store: Any, name: str, version: int) -> None:
+    """Refuse to touch a version a deployment serves (when the store keeps deployments)."""
+    lister = getattr(store, "list_deployments", None)
+    if lister is None:
+        return
+    for deployment in lister():
+        refs = _deployment_refs(deployment)
+        if f"{name}:{version}" in refs:
+            raise RegistryError(
+                f"Model version {name}:{version} is served by deployment "
+                f"{getattr(deployment, 'name', '?')!r}; take it down first "
+                f"(dockyard deployments down NAME) or roll out another version."
+            )
+
+
+def _deployment_refs(deployment: Any) -> set[str]:
+    refs = set()
+    for attr in ("stable", "candidate", "stable_ref", "candidate_ref", "model"):
+        value = getattr(deployment, attr, None)
+        if isinstance(value, str):
+            refs.add(value)
+    state = getattr(deployment, "state", None) or {}
+    if isinstance(state, dict):
+        for key in ("stable", "candidate", "shadow"):
+            value = state.get(key)
+            if isinstance(value, str):
+                refs.add(value)
+            elif isinstance(value, dict) and "ref" in value:
+                refs.add(str(value["ref"]))
+    return refs
+
+
 def load_model(
     ref: str | ModelRef, stack: Stack, *, trust_pickle: bool = False
 ) -> tuple[ModelVersionRecord, Any]:

@@ -1,0 +1,133 @@
+"""``dockyard models``: list, show, alias and delete registered model versions."""
+
+from __future__ import annotations
+
+import typer
+from rich.table import Table
+
+from dockyard.cli._common import ago, console, stack
+
+app = typer.Typer(help="Inspect and manage registered models.", no_args_is_help=True)
+
+
+def _registry(stack_name: str | None):
+    from dockyard.registry.model import _registry as as_registry
+
+    return as_registry(stack(stack_name).metadata_store)
+
+
+@app.command("list")
+def list_models(stack_name: str | None = typer.Option(None, "--stack", "-s")) -> None:
+    """List models with their latest version and aliases."""
+    models = _registry(stack_name).list_models()
+    if not models:
+        console.print(
+            "No models yet. Register one from a step with dockyard.register_model(...) "
+            "or by returning dockyard.Model."
+        )
+        return
+    table = Table("model", "latest", "versions", "aliases", "updated", box=None)
+    for m in models:
+        aliases = ", ".join(f"{a}->{v}" for a, v in sorted(m.aliases.items()))
+        table.add_row(m.name, str(m.latest_version), str(m.versions), aliases, ago(m.updated_at))
+    console.print(table)
+
+
+@app.command("show")
+def show(
+    ref: str = typer.Argument(..., help="NAME (all versions), NAME:VERSION or NAME@ALIAS."),
+    stack_name: str | None = typer.Option(None, "--stack", "-s"),
+) -> None:
+    """Show a model's versions, or one version's metrics, signature and lineage."""
+    from dockyard.registry.refs import ModelRef, resolve
+
+    store = _registry(stack_name)
+    parsed = ModelRef.parse(ref)
+    if parsed.version is None and parsed.alias is None:
+        versions = store.list_model_versions(parsed.name)
+        table = Table("version", "aliases", "metrics", "run", "step", "created", box=None)
+        for v in versions:
+            metrics = ", ".join(f"{k}={_num(x)}" for k, x in v.metrics.items())
+            table.add_row(
+                str(v.version),
+                ", ".join(v.aliases),
+                metrics,
+                (v.run_id or "-")[:8],
+                v.step or "-",
+                ago(v.created_at),
+            )
+        console.print(f"Model [bold]{parsed.name}[/]")
+        console.print(table)
+        return
+    v = resolve(parsed, store)
+    console.print(
+        f"Model [bold]{v.ref}[/]" + (f"  aliases: {', '.join(v.aliases)}" if v.aliases else "")
+    )
+    if v.description:
+        console.print(f"  {v.description}")
+    console.print(f"  created      {ago(v.created_at)}")
+    console.print(f"  artifact     {v.artifact_id}")
+    console.print(f"  produced by  run {(v.run_id or '-')[:8]} step {v.step or '-'}")
+    for key, value in v.metrics.items():
+        console.print(f"  metric       {key} = {_num(value)}")
+    if v.signature:
+        inputs = v.signature.get("inputs") or []
+        cols = ", ".join(f"{c.get('name')}:{c.get('datatype')}" for c in inputs)
+        console.print(f"  inputs       {cols or '-'}")
+        outputs = v.signature.get("outputs") or []
+        if outputs:
+            console.print(
+                "  outputs      "
+                + ", ".join(f"{c.get('name')}:{c.get('datatype')}" for c in outputs)
+            )
+    reqs = ", ".join(f"{k}=={x}" for k, x in v.requirements.items())
+    console.print(f"  requires     {reqs}")
+    if v.run_id and v.step:
+        md = stack(stack_name).metadata_store
+        try:
+            step_run = md.get_step_run(v.run_id, v.step)
+        except KeyError:
+            return
+        inputs = ", ".join(f"{n}={a[:12]}" for n, a in step_run.inputs.items())
+        console.print(f"  step inputs  {inputs or '-'}  (dockyard runs show {v.run_id[:8]})")
+
+
+def _num(value: object) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+@app.command("alias")
+def alias(
+    ref: str = typer.Argument(..., help="NAME:VERSION to point the alias at."),
+    alias_name: str = typer.Argument(..., metavar="ALIAS", help="e.g. production, staging."),
+    stack_name: str | None = typer.Option(None, "--stack", "-s"),
+) -> None:
+    """Point an alias at a version (moving it from any other version)."""
+    from dockyard.errors import RegistryError
+    from dockyard.registry.refs import ModelRef
+
+    parsed = ModelRef.parse(ref)
+    if parsed.version is None:
+        raise RegistryError(f"Name the version to alias: {parsed.name}:VERSION, not {ref!r}.")
+    _registry(stack_name).set_alias(parsed.name, alias_name, parsed.version)
+    console.print(f"{alias_name} -> {parsed.name}:{parsed.version}")
+
+
+@app.command("delete")
+def delete(
+    ref: str = typer.Argument(..., help="NAME:VERSION to delete."),
+    stack_name: str | None = typer.Option(None, "--stack", "-s"),
+) -> None:
+    """Delete a model version (refused while an alias or a deployment uses it)."""
+    from dockyard.errors import RegistryError
+    from dockyard.registry.refs import ModelRef
+
+    parsed = ModelRef.parse(ref)
+    if parsed.version is None:
+        raise RegistryError(f"Name the version to delete: {parsed.name}:VERSION, not {ref!r}.")
+    from dockyard.registry.model import check_not_deployed
+
+    store = _registry(stack_name)
+    check_not_deployed(stack(stack_name).metadata_store, parsed.name, parsed.version)
+    store.delete_model_version(parsed.name, parsed.version)
+    console.print(f"Deleted {parsed.name}:{parsed.version}.")
