@@ -229,30 +229,32 @@ def execute_plan(
     except BaseException as exc:
         metadata.finish_run(record.id, "failed", f"{type(exc).__name__}: {exc}")
         raise
-    failed = [n for n, s in _statuses(metadata, record.id).items() if s == "failed"]
-    if driver.failures or failed:
-        first_name, first = (driver.failures or [(failed[0], None)])[0]
-        metadata.finish_run(
-            record.id, "failed", str(first) if first else f"step {first_name} failed"
-        )
-        if isinstance(first, DockyardError):
-            if not isinstance(first, StepFailed | RunFailed):
-                raise first
-            raise StepFailed(
-                f"{first} Earlier steps' outputs are kept: fix the step and run again to "
-                f"resume from the cache. Logs: dockyard runs logs {record.id[:8]} {first_name}",
-                step=first_name,
-                run_id=record.id,
-            ) from first.__cause__
-        raise RunFailed(
-            f"Run {record.id[:8]} failed at step {first_name!r}: {first}", run_id=record.id
-        ) from first
-    metadata.finish_run(record.id, "completed")
-    return Run(metadata.get_run(record.id), stack)
+    failed = [r for r in metadata.list_step_runs(record.id) if r.status == "failed"]
+    if not driver.failures and not failed:
+        metadata.finish_run(record.id, "completed")
+        return Run(metadata.get_run(record.id), stack)
 
-
-def _statuses(metadata: Any, run_id: str) -> dict[str, str]:
-    return {r.name: r.status for r in metadata.list_step_runs(run_id)}
+    resume = (
+        "Earlier steps' outputs are kept: fix the step and run again to resume from the "
+        "cache. Logs: dockyard runs logs {run} {step}"
+    )
+    if driver.failures:
+        name, exc = driver.failures[0]
+    else:  # the step failed in another process (mode: process, external orchestrators)
+        name = failed[0].name
+        last_line = (failed[0].error or "unknown error").strip().splitlines()[-1]
+        exc = StepFailed(f"Step {name!r} failed in run {record.id[:8]}: {last_line}")
+    metadata.finish_run(record.id, "failed", str(exc))
+    if isinstance(exc, StepFailed):
+        raise StepFailed(
+            f"{exc} {resume.format(run=record.id[:8], step=name)}", step=name, run_id=record.id
+        ) from exc.__cause__
+    if isinstance(exc, DockyardError):
+        raise exc
+    raise RunFailed(
+        f"Run {record.id[:8]} failed at step {name!r}: {type(exc).__name__}: {exc}",
+        run_id=record.id,
+    ) from exc
 
 
 def pipeline(

@@ -19,7 +19,6 @@ import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from conftest import free_port
 from dockyard.rollout import (
     Backend,
     RolloutMetrics,
@@ -27,6 +26,7 @@ from dockyard.rollout import (
     RouteTableRef,
     create_gateway_app,
 )
+from support import free_port
 
 
 def model_app(version: int, behaviour: str = "good") -> FastAPI:
