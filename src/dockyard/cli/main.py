@@ -9,6 +9,7 @@ from pathlib import Path
 import typer
 
 from dockyard.cli import artifacts as artifacts_cmd
+from dockyard.cli import deploy as deploy_cmd
 from dockyard.cli import models as models_cmd
 from dockyard.cli import runs as runs_cmd
 from dockyard.cli import stack as stack_cmd
@@ -26,6 +27,9 @@ app.add_typer(runs_cmd.app, name="runs")
 app.add_typer(artifacts_cmd.app, name="artifacts")
 app.add_typer(stack_cmd.app, name="stack")
 app.add_typer(models_cmd.app, name="models")
+app.command("deploy")(deploy_cmd.deploy)
+app.add_typer(deploy_cmd.rollout_app, name="rollout")
+app.add_typer(deploy_cmd.deployments_app, name="deployments")
 step_app = typer.Typer(
     help="Run single steps (what external orchestrators call).", no_args_is_help=True
 )

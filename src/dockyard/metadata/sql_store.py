@@ -66,10 +66,11 @@ from dockyard.metadata.base import (
     StepRunRecord,
     StepStatus,
 )
+from dockyard.metadata.sql_deployments import SqlDeploymentsMixin
 from dockyard.metadata.sql_registry import SqlModelRegistryMixin
 
 #: The newest schema revision this dockyard knows (the last file in migrations/versions).
-HEAD_REVISION = "0002"
+HEAD_REVISION = "0003"
 #: Where the Alembic scripts live (``env.py`` and ``versions/``).
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
@@ -240,7 +241,7 @@ def _reason(exc: BaseException) -> str:
 
 
 # the store ------------------------------------------------------------------------------
-class SqlMetadataStore(SqlModelRegistryMixin, MetadataStore):
+class SqlMetadataStore(SqlModelRegistryMixin, SqlDeploymentsMixin, MetadataStore):
     """Metadata on SQLAlchemy: SQLite (file or memory) or PostgreSQL.
 
     Args:

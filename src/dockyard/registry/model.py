@@ -209,35 +209,20 @@ class Model:
 
 
 def check_not_deployed(store: Any, name: str, version: int) -> None:
-    """Refuse to touch a version a deployment serves (when the store keeps deployments)."""
-    lister = getattr(store, "list_deployments", None)
-    if lister is None:
+    """Refuse to touch a version a deployment serves (stable, candidate or shadow)."""
+    from dockyard.metadata.deployments import DeploymentStore
+
+    if not isinstance(store, DeploymentStore):
         return
-    for deployment in lister():
-        refs = _deployment_refs(deployment)
-        if f"{name}:{version}" in refs:
+    ref = f"{name}:{version}"
+    for deployment in store.list_deployments():
+        served = {deployment.state.get("stable_ref"), deployment.state.get("candidate_ref")}
+        if ref in served:
             raise RegistryError(
-                f"Model version {name}:{version} is served by deployment "
-                f"{getattr(deployment, 'name', '?')!r}; take it down first "
-                f"(dockyard deployments down NAME) or roll out another version."
+                f"Model version {ref} is served by deployment {deployment.name!r}; take it "
+                f"down first (dockyard deployments down {deployment.name}) or roll out "
+                f"another version."
             )
-
-
-def _deployment_refs(deployment: Any) -> set[str]:
-    refs = set()
-    for attr in ("stable", "candidate", "stable_ref", "candidate_ref", "model"):
-        value = getattr(deployment, attr, None)
-        if isinstance(value, str):
-            refs.add(value)
-    state = getattr(deployment, "state", None) or {}
-    if isinstance(state, dict):
-        for key in ("stable", "candidate", "shadow"):
-            value = state.get(key)
-            if isinstance(value, str):
-                refs.add(value)
-            elif isinstance(value, dict) and "ref" in value:
-                refs.add(str(value["ref"]))
-    return refs
 
 
 def load_model(

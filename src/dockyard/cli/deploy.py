@@ -1,0 +1,558 @@
+"""``dockyard deploy``, ``dockyard rollout ...`` and ``dockyard deployments ...``.
+
+The CLI only writes to the metadata store (a new rollout, an operator command) and
+reads from it and from the gateway; the deployment agent does the rest.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.table import Table
+
+from dockyard.cli._common import ago, console, stack
+
+rollout_app = typer.Typer(help="Watch and steer a deployment's rollout.", no_args_is_help=True)
+deployments_app = typer.Typer(help="List and remove deployments.", no_args_is_help=True)
+
+_STACK = typer.Option(None, "--stack", "-s", help="Stack whose metadata store to use.")
+
+
+# helpers --------------------------------------------------------------------------------
+def _store(stack_name: str | None) -> Any:
+    return stack(stack_name).metadata_store
+
+
+def _signature_problem(stable: Any, candidate: Any) -> str | None:
+    """Why ``candidate``'s inputs do not fit ``stable``'s (None when they do)."""
+    old, new = stable.signature, candidate.signature
+    if not old or not new:
+        return None
+    old_in = [(c.get("name"), c.get("dtype")) for c in old.get("inputs") or ()]
+    new_in = [(c.get("name"), c.get("dtype")) for c in new.get("inputs") or ()]
+    if old_in and new_in and old_in != new_in:
+        missing = [f"{n} ({t})" for n, t in old_in if (n, t) not in new_in]
+        extra = [f"{n} ({t})" for n, t in new_in if (n, t) not in old_in]
+        parts = []
+        if missing:
+            parts.append("stable takes " + ", ".join(missing) + " which the candidate does not")
+        if extra:
+            parts.append("the candidate takes " + ", ".join(extra) + " which stable does not")
+        if not parts:
+            parts.append("the same columns in another order")
+        return "; ".join(parts)
+    old_n, new_n = old.get("n_features"), new.get("n_features")
+    if old_n and new_n and old_n != new_n:
+        return f"stable takes {old_n} features, the candidate {new_n}"
+    return None
+
+
+def _port_free(host: str, port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def _ensure_agent(name: str, stack_name: str | None) -> None:
+    from dockyard.rollout.agent import agent_alive, spawn_agent
+    from dockyard.settings import find_project_root
+
+    s = stack(stack_name)
+    if not agent_alive(s.metadata_store.get_deployment(name)):
+        spawn_agent(name, find_project_root(), stack_name)
+
+
+def _state(record: Any) -> Any:
+    from dockyard.rollout.controller import RolloutState
+
+    return RolloutState.from_dict(record.state)
+
+
+def _gateway_metrics(record: Any) -> dict[str, Any] | None:
+    import httpx
+
+    try:
+        response = httpx.get(
+            f"http://{record.host}:{record.port}/gateway/metrics?scores=1", timeout=1.0
+        )
+        return response.json() if response.status_code == 200 else None
+    except (httpx.HTTPError, ValueError):
+        return None
+
+
+def _print_events(events: list[Any]) -> None:
+    for e in events:
+        when = e.created_at.astimezone().strftime("%H:%M:%S") if e.created_at else "-"
+        console.print(f"{when}  [bold]{e.kind:<9}[/] {e.reason}", soft_wrap=True)
+
+
+def _follow(name: str, store: Any, *, after: int, timeout_s: float) -> Any:
+    """Print decisions as they are taken until the rollout ends; returns the last state."""
+    deadline = time.monotonic() + timeout_s
+    last = after
+    while True:
+        events = [e for e in store.list_events(name, limit=50) if e.id > last]
+        _print_events(events)
+        if events:
+            last = events[-1].id
+        state = _state(store.get_deployment(name))
+        if not state.active and (state.phase != "completed" or state.alias_moved):
+            return state
+        crashing = state.backends.get(str(state.candidate), {})
+        if state.phase == "starting" and int(crashing.get("restarts") or 0) >= 2:
+            from dockyard.errors import RolloutError
+
+            log = Path(".dockyard") / "deployments" / name / f"{state.candidate}.log"
+            raise RolloutError(
+                f"{state.ref(state.candidate)} keeps exiting before it is ready "
+                f"({crashing['restarts']} restarts); see {log}. Stop it with "
+                f"dockyard rollout abort {name} (or, for a first deployment, "
+                f"dockyard deployments down {name})."
+            )
+        if time.monotonic() > deadline:
+            return state
+        time.sleep(0.3)
+
+
+# deploy ---------------------------------------------------------------------------------
+def deploy(
+    name: str | None = typer.Argument(None, help="Deployment name, e.g. churn-api."),
+    model: str | None = typer.Option(
+        None, "--model", "-m", help="NAME, NAME:VERSION or NAME@ALIAS."
+    ),
+    strategy: str | None = typer.Option(
+        None, "--strategy", help="canary, bluegreen, shadow or direct (default: canary)."
+    ),
+    steps: str | None = typer.Option(None, "--steps", help="Canary weights, e.g. 10,25,50,100."),
+    interval: str | None = typer.Option(None, "--interval", help="Step length, e.g. 30s, 5m."),
+    max_error_rate: float | None = typer.Option(None, "--max-error-rate", help="e.g. 0.01 for 1%."),
+    max_p99_ms: float | None = typer.Option(None, "--max-p99-ms"),
+    max_divergence: float | None = typer.Option(
+        None, "--max-divergence", help="Jensen-Shannon distance of predictions, 0 to 1."
+    ),
+    min_requests: int | None = typer.Option(None, "--min-requests"),
+    failure_limit: int | None = typer.Option(None, "--failure-limit"),
+    relative: bool = typer.Option(False, "--relative", help="Limits are factors of stable's."),
+    bake: str | None = typer.Option(None, "--bake", help="Blue/green: bake time, e.g. 60s."),
+    mirror: float | None = typer.Option(None, "--mirror", help="Shadow: percent mirrored."),
+    sticky_header: str | None = typer.Option(None, "--sticky-header", help="e.g. x-user-id."),
+    no_failover: bool = typer.Option(False, "--no-failover", help="Do not retry on stable."),
+    alias: str | None = typer.Option(None, "--alias", help="Alias moved on completion."),
+    port: int | None = typer.Option(None, "--port", help="Gateway port (first deploy: 8080)."),
+    file: Path | None = typer.Option(None, "-f", "--file", help="Deploy file (YAML)."),
+    trust_pickle: bool = typer.Option(
+        False, "--trust-pickle", help="Let the serve processes load pickled models."
+    ),
+    wait: bool = typer.Option(False, "--wait", help="Print decisions until the rollout ends."),
+    timeout: float = typer.Option(600.0, "--timeout", help="Longest wait in seconds."),
+    stack_name: str | None = _STACK,
+) -> None:
+    """Deploy a model version: the first time at once, then by a rollout strategy."""
+    from dockyard.errors import RecordNotFoundError, RolloutError
+    from dockyard.metadata.deployments import StaleStateError
+    from dockyard.registry import resolve
+    from dockyard.rollout.controller import RolloutState, new_rollout
+    from dockyard.rollout.spec import RolloutSpec, load_deploy_file
+
+    base = load_deploy_file(file) if file is not None else None
+    name = name or (base.name if base else None)
+    model = model or (base.model if base else None)
+    if not name:
+        raise RolloutError("Name the deployment: dockyard deploy NAME --model REF.")
+    if not model:
+        raise RolloutError(f"Say which model to deploy: dockyard deploy {name} --model churn:3.")
+    spec = RolloutSpec.from_cli(
+        strategy=strategy or (base.spec.strategy if base else "canary"),
+        steps=steps,
+        interval=interval,
+        bake=bake,
+        mirror=mirror,
+        max_error_rate=max_error_rate,
+        max_p99_ms=max_p99_ms,
+        max_divergence=max_divergence,
+        min_requests=min_requests,
+        failure_limit=failure_limit,
+        relative=relative,
+        sticky_header=sticky_header,
+        failover=not no_failover,
+        alias=alias,
+        trust_pickle=trust_pickle,
+        base=base.spec if base else None,
+    )
+    store = _store(stack_name)
+    version = resolve(model, store)
+    now = time.time()
+    try:
+        record = store.get_deployment(name)
+    except RecordNotFoundError:
+        record = None
+
+    if record is None:
+        gateway_port = port or (base.port if base and base.port else 8080)
+        taken = [d.name for d in store.list_deployments() if d.port == gateway_port]
+        if taken or not _port_free("127.0.0.1", gateway_port):
+            owner = f"deployment {taken[0]!r}" if taken else "another program"
+            raise RolloutError(
+                f"Port {gateway_port} is in use by {owner}; choose another with --port."
+            )
+        state, decisions = new_rollout(None, version.name, version.version, spec, now)
+        store.create_deployment(name, port=gateway_port, state=state.to_dict())
+        first_event = 0
+    else:
+        if port is not None and port != record.port:
+            raise RolloutError(
+                f"Deployment {name!r} listens on port {record.port}; its port cannot change "
+                f"during a rollout. Bring it down first to move it (dockyard deployments down {name})."
+            )
+        current = RolloutState.from_dict(record.state)
+        if current.stable is not None and version.name == current.model:
+            stable = store.get_model_version(current.model, current.stable)
+            problem = _signature_problem(stable, version)
+            if problem:
+                raise RolloutError(
+                    f"{version.ref} cannot replace {stable.ref}: its signature is incompatible "
+                    f"({problem}). Clients would send inputs it cannot take; deploy it under "
+                    "another name, or fix its signature."
+                )
+        state, decisions = new_rollout(current, version.name, version.version, spec, now)
+        events = store.list_events(name, limit=1)
+        first_event = events[-1].id if events else 0
+        try:
+            store.update_state(name, state.to_dict(), record.revision)
+        except StaleStateError:
+            raise RolloutError(
+                f"Deployment {name!r} changed while this deploy was being prepared; run it again."
+            ) from None
+    for d in decisions:
+        store.append_event(name, d.kind, d.reason, dict(d.figures))
+    _ensure_agent(name, stack_name)
+
+    dep = store.get_deployment(name)
+    if record is None:
+        console.print(
+            f"Deploying {version.ref} as [bold]{name}[/] on http://127.0.0.1:{dep.port} ..."
+        )
+        final = _follow(name, store, after=first_event, timeout_s=timeout)
+        if final.phase != "completed":
+            raise RolloutError(
+                f"{version.ref} did not become ready in {timeout:g}s; see "
+                f".dockyard/deployments/{name}/ for the logs."
+            )
+        console.print(f"[green]{name}[/] serves {version.ref} on http://127.0.0.1:{dep.port}")
+        return
+    console.print(
+        f"{spec.strategy} rollout of {version.ref} on [bold]{name}[/] started "
+        f"(stable: {state.ref(state.stable)}). Follow it with: dockyard rollout status {name}"
+    )
+    if wait:
+        final = _follow(name, store, after=first_event, timeout_s=timeout)
+        console.print(f"Rollout ended: {final.phase}; stable is {final.ref(final.stable)}.")
+
+
+# rollout --------------------------------------------------------------------------------
+def _command(name: str, kind: str, stack_name: str | None, wait_s: float = 10.0) -> Any:
+    store = _store(stack_name)
+    store.get_deployment(name)  # RecordNotFoundError with the hint
+    events = store.list_events(name, limit=1)
+    last = events[-1].id if events else 0
+    store.set_command(name, {"kind": kind, "at": time.time()})
+    _ensure_agent(name, stack_name)
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        record = store.get_deployment(name)
+        if record.command is None:
+            new = [e for e in store.list_events(name, limit=20) if e.id > last]
+            if new:
+                _print_events(new)
+                return _state(record)
+        time.sleep(0.05)
+    console.print(f"The agent of {name} has not acted yet; it will when it runs.")
+    return None
+
+
+@rollout_app.command("promote")
+def promote(name: str = typer.Argument(...), stack_name: str | None = _STACK) -> None:
+    """Skip to 100% for the candidate now, and make it the stable version."""
+    _command(name, "promote", stack_name)
+
+
+@rollout_app.command("abort")
+def abort(name: str = typer.Argument(...), stack_name: str | None = _STACK) -> None:
+    """Send all traffic back to the stable version now."""
+    _command(name, "abort", stack_name)
+
+
+@rollout_app.command("retry")
+def retry(name: str = typer.Argument(...), stack_name: str | None = _STACK) -> None:
+    """Start an aborted or rolled-back rollout again."""
+    _command(name, "retry", stack_name)
+
+
+@rollout_app.command("history")
+def history(
+    name: str = typer.Argument(...),
+    limit: int = typer.Option(100, "--limit", "-n", min=1),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+    stack_name: str | None = _STACK,
+) -> None:
+    """Every decision with its reason and the figures it was based on."""
+    events = _store(stack_name).list_events(name, limit=limit)
+    if as_json:
+        rows = [
+            {
+                "id": e.id,
+                "kind": e.kind,
+                "reason": e.reason,
+                "figures": e.figures,
+                "at": e.created_at.isoformat() if e.created_at else None,
+            }
+            for e in events
+        ]
+        print(json.dumps(rows, default=str))
+        return
+    if not events:
+        console.print(f"No decisions recorded for {name} yet.")
+    _print_events(events)
+
+
+def status_data(record: Any) -> dict[str, Any]:
+    """What ``rollout status`` shows, as a dict (``--json``)."""
+    from dockyard.rollout.agent import agent_alive
+    from dockyard.rollout.analysis import prediction_divergence
+    from dockyard.rollout.metrics import VersionSnapshot
+
+    state = _state(record)
+    live = _gateway_metrics(record)
+    versions = (live or {}).get("versions", {})
+    routes = state.routes()
+    rows = []
+    stable_snap = (
+        VersionSnapshot.from_dict(versions[str(state.stable)])
+        if str(state.stable) in versions
+        else None
+    )
+    for role, version in (
+        ("stable", state.stable),
+        ("candidate", routes["candidate"]),
+        ("shadow", routes["shadow"]),
+    ):
+        if version is None:
+            continue
+        data = versions.get(str(version), {})
+        row: dict[str, Any] = {"role": role, "version": version, "ref": state.ref(version)}
+        if role == "stable":
+            row["weight"] = 100.0 - routes["weight"]
+        elif role == "candidate":
+            row["weight"] = routes["weight"]
+        else:
+            row["mirror"] = routes["mirror"]
+        for key in ("requests", "errors", "error_rate", "p50_ms", "p99_ms", "agreement_rate"):
+            row[key] = data.get(key)
+        if role != "stable" and data and stable_snap is not None:
+            row["divergence"] = prediction_divergence(stable_snap, VersionSnapshot.from_dict(data))
+        rows.append(row)
+    now = time.time()
+    return {
+        "name": record.name,
+        "url": f"http://{record.host}:{record.port}",
+        "model": state.model,
+        "phase": state.phase,
+        "strategy": state.rollout_spec.strategy,
+        "stable": state.stable,
+        "candidate": state.candidate,
+        "step": state.step_index + 1 if state.phase == "progressing" else None,
+        "steps": list(state.rollout_spec.steps),
+        "weight": routes["weight"],
+        "mirror": routes["mirror"],
+        "failures": state.failures,
+        "inconclusive": state.inconclusive,
+        "last_verdict": state.last_verdict,
+        "next_decision": state.next_decision,
+        "next_check_in_s": (
+            max(0.0, state.next_check_at - now) if state.next_check_at is not None else None
+        ),
+        "window_s": (live or {}).get("window_s"),
+        "versions": rows,
+        "agent": {"pid": record.agent_pid, "alive": agent_alive(record)},
+        "gateway_up": live is not None,
+    }
+
+
+def _fmt(value: Any, kind: str = "") -> str:
+    if value is None:
+        return "-"
+    if kind == "pct":
+        return f"{value * 100:.2f}%"
+    if kind == "ms":
+        return f"{value:.1f} ms"
+    if isinstance(value, float):
+        return f"{value:.3g}"
+    return str(value)
+
+
+def _print_status(data: dict[str, Any]) -> None:
+    head = f"[bold]{data['name']}[/] {data['url']}  model {data['model']}  phase [bold]{data['phase']}[/]"
+    if data["step"]:
+        head += f"  step {data['step']} of {len(data['steps'])} ({data['weight']:g}%)"
+    console.print(head)
+    agent = "running" if data["agent"]["alive"] else "[red]not running[/]"
+    console.print(f"strategy {data['strategy']}, failures {data['failures']}, agent {agent}")
+    table = Table(
+        "role",
+        "version",
+        "traffic",
+        "requests",
+        "errors",
+        "error rate",
+        "p50",
+        "p99",
+        "divergence",
+        "agreement",
+        box=None,
+    )
+    for row in data["versions"]:
+        traffic = f"{row['weight']:g}%" if "weight" in row else f"mirror {row['mirror']:g}%"
+        table.add_row(
+            row["role"],
+            row["ref"],
+            traffic,
+            _fmt(row["requests"]),
+            _fmt(row["errors"]),
+            _fmt(row["error_rate"], "pct"),
+            _fmt(row["p50_ms"], "ms"),
+            _fmt(row["p99_ms"], "ms"),
+            _fmt(row.get("divergence")),
+            _fmt(row["agreement_rate"], "pct"),
+        )
+    console.print(table)
+    verdict = data["last_verdict"]
+    if verdict:
+        console.print(
+            f"last analysis: [bold]{verdict['outcome']}[/] {verdict['reason']}", soft_wrap=True
+        )
+    if data["next_decision"]:
+        when = data["next_check_in_s"]
+        suffix = f" (in {when:.0f}s)" if when is not None else ""
+        console.print(f"next: {data['next_decision']}{suffix}", soft_wrap=True)
+    if not data["gateway_up"]:
+        console.print("[yellow]The gateway is not answering; live figures are missing.[/]")
+
+
+@rollout_app.command("status")
+def status(
+    name: str = typer.Argument(...),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+    watch: bool = typer.Option(False, "--watch", "-w", help="Refresh every second."),
+    stack_name: str | None = _STACK,
+) -> None:
+    """Step, weights, per-version requests/errors/p99/divergence, next decision."""
+    store = _store(stack_name)
+    while True:
+        data = status_data(store.get_deployment(name))
+        if as_json:
+            print(json.dumps(data, default=str))
+        else:
+            if watch:
+                console.clear()
+            _print_status(data)
+        if not watch:
+            return
+        time.sleep(1.0)
+
+
+# deployments ----------------------------------------------------------------------------
+@deployments_app.command("list")
+def list_deployments(stack_name: str | None = _STACK) -> None:
+    """Every deployment: address, stable version, rollout phase, agent."""
+    from dockyard.rollout.agent import agent_alive
+
+    records = _store(stack_name).list_deployments()
+    if not records:
+        console.print("No deployments. Create one with: dockyard deploy NAME --model REF")
+        return
+    table = Table("name", "url", "stable", "phase", "candidate", "agent", "updated", box=None)
+    for r in records:
+        s = _state(r)
+        table.add_row(
+            r.name,
+            f"http://{r.host}:{r.port}",
+            s.ref(s.stable) or "-",
+            s.phase,
+            s.ref(s.candidate) if s.active else "-",
+            "running" if agent_alive(r) else "stopped",
+            ago(r.updated_at),
+        )
+    console.print(table)
+
+
+@deployments_app.command("down")
+def down(
+    name: str = typer.Argument(...),
+    timeout: float = typer.Option(30.0, "--timeout"),
+    stack_name: str | None = _STACK,
+) -> None:
+    """Stop a deployment's gateway and model processes, and forget it."""
+    import os
+    import signal
+
+    from dockyard.errors import RecordNotFoundError
+    from dockyard.rollout.agent import agent_alive
+    from dockyard.rollout.supervisor import pid_alive
+
+    store = _store(stack_name)
+    record = store.get_deployment(name)
+    if agent_alive(record):
+        store.set_command(name, {"kind": "down", "at": time.time()})
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                store.get_deployment(name)
+            except RecordNotFoundError:
+                console.print(f"Deployment {name} is down.")
+                return
+            time.sleep(0.1)
+    # No agent (or it did not answer): stop what it recorded ourselves.
+    for info in _state(record).backends.values():
+        pid = int(info.get("pid") or 0)
+        if pid_alive(pid):
+            os.kill(pid, signal.SIGTERM)
+    if record.agent_pid and pid_alive(record.agent_pid):
+        os.kill(record.agent_pid, signal.SIGTERM)
+    store.delete_deployment(name)
+    console.print(f"Deployment {name} is down.")
+
+
+@deployments_app.command("agent", hidden=True)
+def agent(name: str = typer.Argument(...), stack_name: str | None = _STACK) -> None:
+    """Run the deployment agent in the foreground (started by dockyard deploy)."""
+    from dockyard.rollout.agent import run_agent
+
+    raise typer.Exit(run_agent(name, stack_name=stack_name))
+
+
+@deployments_app.command("up")
+def up(name: str = typer.Argument(...), stack_name: str | None = _STACK) -> None:
+    """Start a deployment's agent again (after a reboot or a crash); it resumes the
+    rollout where it was, adopting the model processes still running."""
+    from dockyard.rollout.agent import agent_alive
+
+    store = _store(stack_name)
+    if agent_alive(store.get_deployment(name)):
+        console.print(f"The agent of {name} is running.")
+        return
+    _ensure_agent(name, stack_name)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if agent_alive(store.get_deployment(name)):
+            console.print(f"The agent of {name} is running again.")
+            return
+        time.sleep(0.1)
+    console.print(f"[yellow]The agent of {name} has not reported yet; see its log.[/]")

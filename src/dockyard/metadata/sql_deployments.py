@@ -1,0 +1,227 @@
+"""SQL implementation of :class:`~dockyard.metadata.deployments.DeploymentStore`.
+
+A mixin of :class:`~dockyard.metadata.sql_store.SqlMetadataStore`, using its ``_tx()``
+and ``_now()``: deployments live in the same database as the runs and model versions
+they serve. The optimistic-concurrency check is one ``UPDATE ... WHERE revision = ?``:
+the database, not the caller, decides who wrote first.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from contextlib import AbstractContextManager
+from typing import Any, cast
+
+import sqlalchemy as sa
+
+from dockyard.errors import MetadataError, RecordNotFoundError
+from dockyard.metadata import models_deployments
+from dockyard.metadata.deployments import (
+    DeploymentRecord,
+    DeploymentStore,
+    RolloutEventRecord,
+    StaleStateError,
+)
+
+_deployments = cast(sa.Table, models_deployments.Deployment.__table__)
+_events = cast(sa.Table, models_deployments.RolloutEvent.__table__)
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+_HINT = "List deployments with: dockyard deployments list"
+
+
+def _record(row: Any) -> DeploymentRecord:
+    return DeploymentRecord(
+        name=row.name,
+        host=row.host,
+        port=row.port,
+        state=dict(row.state or {}),
+        revision=row.revision,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        command=dict(row.command) if row.command is not None else None,
+        agent_pid=row.agent_pid,
+        heartbeat_at=row.heartbeat_at,
+    )
+
+
+def _event(row: Any) -> RolloutEventRecord:
+    return RolloutEventRecord(
+        id=row.id,
+        deployment=row.deployment,
+        kind=row.kind,
+        reason=row.reason,
+        figures=dict(row.figures or {}),
+        created_at=row.created_at,
+    )
+
+
+class SqlDeploymentsMixin(DeploymentStore):
+    # Provided by SqlMetadataStore.
+    _tx: Any
+    _now: Any
+
+    def _dtx(self) -> AbstractContextManager[sa.Connection]:
+        return cast(AbstractContextManager[sa.Connection], self._tx())
+
+    @staticmethod
+    def _missing(name: str) -> RecordNotFoundError:
+        return RecordNotFoundError(f"No deployment named {name!r}. {_HINT}")
+
+    def create_deployment(
+        self, name: str, *, port: int, host: str = "127.0.0.1", state: Mapping[str, Any]
+    ) -> DeploymentRecord:
+        if not _NAME.match(name or ""):
+            raise MetadataError(
+                f"Invalid deployment name {name!r}: use letters, digits, '.', '_' or '-' "
+                "(up to 128, starting with a letter or digit)."
+            )
+        if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
+            raise MetadataError(f"Invalid port {port!r} for deployment {name!r}: use 1-65535.")
+        now = self._now()
+        values = {
+            "name": name,
+            "host": host,
+            "port": port,
+            "state": dict(state),
+            "revision": 1,
+            "command": None,
+            "agent_pid": None,
+            "heartbeat_at": None,
+            "created_at": now,
+            "updated_at": now,
+        }
+        try:
+            with self._dtx() as conn:
+                conn.execute(_deployments.insert(), values)
+        except sa.exc.IntegrityError as exc:
+            raise MetadataError(
+                f"A deployment named {name!r} exists already. Roll out a new version to it "
+                f"with dockyard deploy {name} --model REF, or remove it first with "
+                f"dockyard deployments down {name}."
+            ) from exc
+        return self.get_deployment(name)
+
+    def get_deployment(self, name: str) -> DeploymentRecord:
+        with self._dtx() as conn:
+            row = conn.execute(sa.select(_deployments).where(_deployments.c.name == name)).first()
+        if row is None:
+            raise self._missing(name)
+        return _record(row)
+
+    def list_deployments(self) -> list[DeploymentRecord]:
+        with self._dtx() as conn:
+            rows = conn.execute(sa.select(_deployments).order_by(_deployments.c.name)).all()
+        return [_record(row) for row in rows]
+
+    def delete_deployment(self, name: str) -> None:
+        with self._dtx() as conn:
+            # Explicitly, as well as by cascade: SQLite needs foreign_keys=ON for that.
+            conn.execute(_events.delete().where(_events.c.deployment == name))
+            result = conn.execute(_deployments.delete().where(_deployments.c.name == name))
+            if result.rowcount == 0:
+                raise self._missing(name)
+
+    def update_state(
+        self, name: str, state: Mapping[str, Any], expected_revision: int
+    ) -> DeploymentRecord:
+        now = self._now()
+        with self._dtx() as conn:
+            result = conn.execute(
+                _deployments.update()
+                .where(
+                    _deployments.c.name == name,
+                    _deployments.c.revision == expected_revision,
+                )
+                .values(state=dict(state), revision=expected_revision + 1, updated_at=now)
+            )
+            if result.rowcount == 1:
+                row = conn.execute(sa.select(_deployments).where(_deployments.c.name == name)).one()
+                return _record(row)
+            current = conn.execute(
+                sa.select(_deployments.c.revision).where(_deployments.c.name == name)
+            ).scalar()
+        if current is None:
+            raise self._missing(name)
+        raise StaleStateError(
+            f"The state of deployment {name!r} changed since it was read (revision "
+            f"{expected_revision}, now {current}); read it again and retry.",
+            current_revision=int(current),
+        )
+
+    def append_event(
+        self, name: str, kind: str, reason: str, figures: Mapping[str, Any] | None = None
+    ) -> RolloutEventRecord:
+        now = self._now()
+        values = {
+            "deployment": name,
+            "kind": kind,
+            "reason": reason,
+            "figures": dict(figures or {}),
+            "created_at": now,
+        }
+        try:
+            with self._dtx() as conn:
+                exists = conn.execute(
+                    sa.select(_deployments.c.name).where(_deployments.c.name == name)
+                ).first()
+                if exists is None:
+                    raise self._missing(name)
+                new_id = conn.execute(_events.insert().returning(_events.c.id), values).scalar()
+        except sa.exc.IntegrityError as exc:  # deleted between the check and the insert
+            raise self._missing(name) from exc
+        return RolloutEventRecord(id=int(new_id or 0), **values)
+
+    def list_events(self, name: str, limit: int = 100) -> list[RolloutEventRecord]:
+        if limit < 1:
+            return []
+        with self._dtx() as conn:
+            exists = conn.execute(
+                sa.select(_deployments.c.name).where(_deployments.c.name == name)
+            ).first()
+            if exists is None:
+                raise self._missing(name)
+            rows = conn.execute(
+                sa.select(_events)
+                .where(_events.c.deployment == name)
+                .order_by(_events.c.id.desc())
+                .limit(limit)
+            ).all()
+        return [_event(row) for row in reversed(rows)]
+
+    def set_command(self, name: str, command: Mapping[str, Any] | None) -> None:
+        with self._dtx() as conn:
+            result = conn.execute(
+                _deployments.update()
+                .where(_deployments.c.name == name)
+                .values(command=dict(command) if command is not None else sa.null())
+            )
+            if result.rowcount == 0:
+                raise self._missing(name)
+
+    def take_command(self, name: str) -> dict[str, Any] | None:
+        with self._dtx() as conn:
+            row = conn.execute(
+                sa.select(_deployments.c.command)
+                .where(_deployments.c.name == name)
+                .with_for_update()  # PostgreSQL: no command slips in between
+            ).first()
+            if row is None:
+                raise self._missing(name)
+            if row.command is None:
+                return None
+            conn.execute(
+                _deployments.update().where(_deployments.c.name == name).values(command=sa.null())
+            )
+            return dict(row.command)
+
+    def heartbeat(self, name: str, pid: int | None) -> None:
+        with self._dtx() as conn:
+            result = conn.execute(
+                _deployments.update()
+                .where(_deployments.c.name == name)
+                .values(agent_pid=pid, heartbeat_at=self._now() if pid is not None else None)
+            )
+            if result.rowcount == 0:
+                raise self._missing(name)

@@ -1,0 +1,211 @@
+"""The :class:`Controller` runner: carries out the rollout state machine's decisions.
+
+The policy is :func:`dockyard.rollout.controller.step` (pure); this module is the I/O
+around it: the stored state and events, the supervisor, the metrics and the routes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
+from dockyard.rollout.analysis import Verdict
+from dockyard.rollout.controller import (
+    Decision,
+    RolloutState,
+    analysis_config,
+    due,
+    step,
+)
+
+if TYPE_CHECKING:
+    from dockyard.metadata.deployments import DeploymentStore
+    from dockyard.rollout.metrics import RolloutMetrics
+    from dockyard.rollout.routing import RouteTable, RouteTableRef
+
+__all__ = ["Controller"]
+
+log = logging.getLogger("dockyard.rollout")
+
+
+# the runner -----------------------------------------------------------------------------
+class Controller:
+    """Carries out the state machine for one deployment: the only part that does I/O.
+
+    Every :meth:`tick` reads the stored state (and any operator command), lets the
+    supervisor bring the wanted processes up or down, asks for a verdict when one is due,
+    calls :func:`step`, points the route table at the result, saves the state, appends
+    every decision as an event, and moves the model alias on completion. All of it is
+    driven by the stored state, so a new controller on the same store resumes exactly.
+
+    Args:
+        name: The deployment.
+        store: Where state and events live (the metadata store).
+        metrics: The gateway's live figures.
+        supervisor: Starts and stops one serve process per version (see
+            :class:`~dockyard.rollout.supervisor.Supervisor`).
+        routes: The gateway's table holder; created on the first table when ``None``.
+        hooks: Extra analysis checks.
+        clock: Seconds since the epoch (tests pass a fake one).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        store: DeploymentStore,
+        metrics: RolloutMetrics,
+        supervisor: Any,
+        *,
+        routes: RouteTableRef | None = None,
+        hooks: Iterable[Callable[..., Any]] = (),
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.name = name
+        self.store = store
+        self.metrics = metrics
+        self.supervisor = supervisor
+        self.routes = routes
+        self.hooks = tuple(hooks)
+        self.clock = clock
+        self.revision = 0
+        self.state: RolloutState | None = None
+        self.down_requested = False
+
+    # state ------------------------------------------------------------------------------
+    def load(self) -> RolloutState:
+        record = self.store.get_deployment(self.name)
+        self.revision = record.revision
+        self.state = RolloutState.from_dict(record.state)
+        self.supervisor.adopt(self.state.backends)
+        return self.state
+
+    def _save(self, state: RolloutState) -> bool:
+        from dockyard.metadata.deployments import StaleStateError
+
+        try:
+            record = self.store.update_state(self.name, state.to_dict(), self.revision)
+        except StaleStateError:
+            log.info("state of %s changed under us; reloading", self.name)
+            self.load()
+            return False
+        self.revision = record.revision
+        self.state = state
+        return True
+
+    # one iteration ----------------------------------------------------------------------
+    def tick(self) -> list[Decision]:
+        """Do whatever is due now; returns the decisions taken."""
+        now = self.clock()
+        record = self.store.get_deployment(self.name)
+        if self.state is None or record.revision != self.revision:
+            self.revision = record.revision
+            self.state = RolloutState.from_dict(record.state)
+        state = self.state
+        command, command_at = None, None
+        if record.command is not None:
+            taken = self.store.take_command(self.name) or {}
+            command = str(taken.get("kind") or "") or None
+            command_at = taken.get("at")
+            if command == "down":
+                self.down_requested = True
+                return []
+
+        self.supervisor.reconcile(
+            state.model, state.wanted_versions(now), trust_pickle=state.rollout_spec.trust_pickle
+        )
+        ready = state.candidate is not None and self.supervisor.is_ready(state.candidate)
+        verdict = self._analyze(state) if due(state, now) else None
+        new, decisions = step(state, verdict, now, command, ready=ready)
+        if command is not None and isinstance(command_at, int | float):
+            # How long the operator's command took to reach the routes (abort: < 1 s).
+            waited = {"command_at": command_at, "acted_after_ms": (now - command_at) * 1000}
+            decisions = [dataclasses.replace(d, figures={**d.figures, **waited}) for d in decisions]
+        new = new.replace(backends=self.supervisor.record())
+
+        self.apply_routes(new)  # first: an abort must reach traffic at once
+        if any(d.new_window for d in decisions):
+            self.metrics.rotate()
+        if new != state and not self._save(new):
+            return []
+        for decision in decisions:
+            self.store.append_event(self.name, decision.kind, decision.reason, decision.figures)
+            log.info("%s: %s: %s", self.name, decision.kind, decision.reason)
+        if new.phase == "completed" and not new.alias_moved and new.stable is not None:
+            decisions.append(self._move_alias(new))
+        return decisions
+
+    def _analyze(self, state: RolloutState) -> Verdict:
+        from dockyard.rollout.analysis import analyze
+
+        snapshot = self.metrics.snapshot()
+        stable = snapshot[str(state.stable)]
+        candidate = snapshot[str(state.candidate)]
+        return analyze(stable, candidate, analysis_config(state), self.hooks)
+
+    def _move_alias(self, state: RolloutState) -> Decision:
+        alias = state.rollout_spec.alias
+        setter = getattr(self.store, "set_alias", None)
+        if setter is None:  # pragma: no cover - every SQL store is a registry store too
+            decision = Decision("alias", f"cannot move {alias}: the store has no registry")
+        else:
+            from dockyard.errors import DockyardError
+
+            try:
+                setter(state.model, alias, state.stable)
+            except DockyardError as exc:  # e.g. the version was deleted: say so, go on
+                decision = Decision("alias", f"could not move {state.model}@{alias}: {exc}")
+            else:
+                decision = Decision(
+                    "alias",
+                    f"{state.model}@{alias} now points at {state.ref(state.stable)}",
+                    {"alias": alias, "version": state.stable},
+                )
+        if self._save(state.replace(alias_moved=True)):
+            self.store.append_event(self.name, decision.kind, decision.reason, decision.figures)
+        return decision
+
+    # effects ----------------------------------------------------------------------------
+    def route_table(self, state: RolloutState | None = None) -> RouteTable | None:
+        """The gateway table the state asks for; None while no stable version is up."""
+        from dockyard.rollout.routing import Backend, RouteTable
+
+        state = state or self.state
+        if state is None or state.stable is None:
+            return None
+        routes = state.routes()
+        urls = {
+            v: self.supervisor.url(v)
+            for v in (routes["stable"], routes["candidate"], routes["shadow"])
+            if v is not None
+        }
+        if urls.get(routes["stable"]) is None:
+            return None
+
+        def backend(version: int | None) -> Backend | None:
+            if version is None or urls.get(version) is None:
+                return None
+            return Backend(str(version), str(urls[version]))
+
+        candidate, shadow = backend(routes["candidate"]), backend(routes["shadow"])
+        return RouteTable(
+            stable=backend(routes["stable"]),  # type: ignore[arg-type]
+            candidate=candidate,
+            weight=routes["weight"] if candidate is not None else 0.0,
+            shadow=shadow,
+            mirror_percent=routes["mirror"] if shadow is not None else 0.0,
+            sticky_header=state.rollout_spec.sticky_header,
+        )
+
+    def apply_routes(self, state: RolloutState) -> None:
+        from dockyard.rollout.routing import RouteTableRef
+
+        table = self.route_table(state)
+        if table is None:
+            return
+        if self.routes is None:
+            self.routes = RouteTableRef(table)
+        elif self.routes() != table:
+            self.routes.set(table)

@@ -1,0 +1,291 @@
+"""One ``dockyard serve`` process per model version, on 127.0.0.1, supervised.
+
+:meth:`Supervisor.reconcile` is called on every controller tick with the versions that
+must run. It never blocks: it starts what is missing (on a free port), polls readiness
+(``GET /v2/health/ready``) of what is starting, restarts a process that exited, and
+stops what is no longer wanted (SIGTERM, so in-flight requests finish; SIGKILL after
+``stop_timeout_s``). :meth:`record` is what the controller stores (pid and port per
+version), and :meth:`adopt` takes it back after a restart: a process still alive and
+answering is kept, so a killed-and-restarted agent does not restart the models.
+
+The command is ``python -m dockyard serve MODEL:VERSION --host H --port P`` (plus
+``--trust-pickle`` when the rollout allows pickled models). ``DOCKYARD_SERVE_COMMAND``
+replaces it with a template such as ``my-server {ref} --port {port}`` (``{ref}``,
+``{model}``, ``{version}``, ``{host}``, ``{port}``, ``{python}``), for other servers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+__all__ = ["Supervisor", "free_port", "pid_alive"]
+
+log = logging.getLogger("dockyard.rollout")
+
+READY_PATH = "/v2/health/ready"
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def pid_alive(pid: int | None) -> bool:
+    """Whether a process with ``pid`` exists (and is not a zombie of ours)."""
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie exists but is dead for our purpose
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ", 1)[1][:1] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+@dataclass
+class _Proc:
+    version: int
+    port: int
+    pid: int
+    popen: subprocess.Popen[bytes] | None  # None when adopted from an earlier agent
+    started_at: float
+    ready: bool = False
+    restarts: int = 0
+    stop_deadline: float | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def alive(self) -> bool:
+        if self.popen is not None:
+            return self.popen.poll() is None
+        return pid_alive(self.pid)
+
+
+def _ready(port: int, host: str = "127.0.0.1", timeout: float = 0.3) -> bool:
+    """One quick HTTP GET of the readiness route (no client library: this runs often)."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as sock:
+            sock.settimeout(timeout)
+            request = f"GET {READY_PATH} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+            sock.sendall(request.encode())
+            head = sock.recv(64)
+    except OSError:
+        return False
+    return head.startswith((b"HTTP/1.1 200", b"HTTP/1.0 200"))
+
+
+class Supervisor:
+    """Starts, watches and stops the serve processes of one deployment.
+
+    Args:
+        host: Interface the processes listen on.
+        log_dir: Where each process's output goes (``<version>.log``); discarded if None.
+        env: Extra environment variables for the processes.
+        command: ``command(ref, host, port, trust_pickle) -> argv``; default: ``dockyard
+            serve`` (or ``DOCKYARD_SERVE_COMMAND``).
+        ready_timeout_s: A process not ready by then is killed and started again.
+        stop_timeout_s: Grace period between SIGTERM and SIGKILL.
+    """
+
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        log_dir: Path | None = None,
+        env: Mapping[str, str] | None = None,
+        command: Callable[[str, str, int, bool], list[str]] | None = None,
+        ready_timeout_s: float = 120.0,
+        stop_timeout_s: float = 10.0,
+    ) -> None:
+        self.host = host
+        self.log_dir = log_dir
+        self.env = dict(env or {})
+        self.command = command or default_command
+        self.ready_timeout_s = ready_timeout_s
+        self.stop_timeout_s = stop_timeout_s
+        self._procs: dict[int, _Proc] = {}
+        self._stopping: list[_Proc] = []
+
+    # what the controller asks --------------------------------------------------------
+    def is_ready(self, version: int) -> bool:
+        proc = self._procs.get(version)
+        return proc is not None and proc.ready
+
+    def url(self, version: int) -> str | None:
+        proc = self._procs.get(version)
+        return proc.url if proc is not None else None
+
+    def record(self) -> dict[str, dict[str, Any]]:
+        return {
+            str(v): {"port": p.port, "pid": p.pid, "ready": p.ready, "restarts": p.restarts}
+            for v, p in sorted(self._procs.items())
+        }
+
+    def adopt(self, backends: Mapping[str, Mapping[str, Any]]) -> None:
+        """Take over the processes an earlier agent recorded, when they still answer."""
+        for key, info in backends.items():
+            version, pid, port = int(key), int(info.get("pid") or 0), int(info.get("port") or 0)
+            if version in self._procs or not port:
+                continue
+            if pid_alive(pid) and _ready(port, self.host):
+                log.info("adopted version %s (pid %s, port %s)", version, pid, port)
+                self._procs[version] = _Proc(
+                    version,
+                    port,
+                    pid,
+                    None,
+                    time.time(),
+                    ready=True,
+                    restarts=int(info.get("restarts") or 0),
+                )
+            elif pid_alive(pid):
+                # Alive but not answering: not trustworthy; replace it.
+                self._stopping.append(_Proc(version, port, pid, None, time.time()))
+                self._terminate(self._stopping[-1])
+
+    def reconcile(self, model: str, wanted: Iterable[int], *, trust_pickle: bool = False) -> None:
+        """Bring the running processes in line with ``wanted`` (never blocks long)."""
+        now = time.time()
+        wanted = list(wanted)
+        for version in wanted:
+            proc = self._procs.get(version)
+            if proc is None:
+                self._start(model, version, trust_pickle)
+                continue
+            if not proc.alive():
+                proc.ready = False
+                # Back off a crash loop: 0.5 s, 1 s, 2 s ... up to 30 s after the last start.
+                if now - proc.started_at < min(30.0, 0.5 * 2**proc.restarts):
+                    continue
+                log.warning("version %s (pid %s) exited; starting it again", version, proc.pid)
+                self._reap(proc)
+                self._start(
+                    model, version, trust_pickle, port=proc.port, restarts=proc.restarts + 1
+                )
+                continue
+            if not proc.ready:
+                if _ready(proc.port, self.host):
+                    proc.ready = True
+                elif now - proc.started_at > self.ready_timeout_s:
+                    log.warning(
+                        "version %s not ready after %.0fs; restarting",
+                        version,
+                        self.ready_timeout_s,
+                    )
+                    self._terminate(proc, kill=True)
+                    self._reap(proc)
+                    self._start(model, version, trust_pickle, restarts=proc.restarts + 1)
+        for version in [v for v in self._procs if v not in wanted]:
+            proc = self._procs.pop(version)
+            log.info("stopping version %s (pid %s)", version, proc.pid)
+            self._terminate(proc)
+            self._stopping.append(proc)
+        self._finish_stopping(now)
+
+    def stop_all(self, *, wait_s: float | None = None) -> None:
+        """Stop every process (SIGTERM, then SIGKILL after the grace period)."""
+        for proc in self._procs.values():
+            self._terminate(proc)
+            self._stopping.append(proc)
+        self._procs.clear()
+        deadline = time.time() + (self.stop_timeout_s if wait_s is None else wait_s)
+        while self._stopping and time.time() < deadline:
+            self._finish_stopping(time.time())
+            time.sleep(0.05)
+        for proc in self._stopping:
+            self._terminate(proc, kill=True)
+            self._reap(proc)
+        self._stopping.clear()
+
+    # processes ------------------------------------------------------------------------
+    def _start(
+        self,
+        model: str,
+        version: int,
+        trust_pickle: bool,
+        *,
+        port: int | None = None,
+        restarts: int = 0,
+    ) -> None:
+        port = port or free_port(self.host)
+        ref = f"{model}:{version}"
+        argv = self.command(ref, self.host, port, trust_pickle)
+        env = {**os.environ, **self.env}
+        if trust_pickle:
+            env["DOCKYARD_TRUST_PICKLE"] = "1"
+        out: Any = subprocess.DEVNULL
+        if self.log_dir is not None:
+            self.log_dir.mkdir(parents=True, exist_ok=True)
+            out = open(self.log_dir / f"{version}.log", "ab")  # noqa: SIM115 - the child owns it
+        try:
+            popen = subprocess.Popen(
+                argv, stdout=out, stderr=subprocess.STDOUT, env=env, stdin=subprocess.DEVNULL
+            )
+        finally:
+            if out is not subprocess.DEVNULL:
+                out.close()
+        log.info("started %s on port %s (pid %s)", ref, port, popen.pid)
+        self._procs[version] = _Proc(
+            version, port, popen.pid, popen, time.time(), restarts=restarts
+        )
+
+    def _terminate(self, proc: _Proc, *, kill: bool = False) -> None:
+        if proc.stop_deadline is None:
+            proc.stop_deadline = time.time() + self.stop_timeout_s
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(proc.pid, signal.SIGKILL if kill else signal.SIGTERM)
+
+    def _reap(self, proc: _Proc) -> None:
+        if proc.popen is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.popen.wait(timeout=1.0)
+
+    def _finish_stopping(self, now: float) -> None:
+        still = []
+        for proc in self._stopping:
+            if not proc.alive():
+                self._reap(proc)
+                continue
+            if proc.stop_deadline is not None and now > proc.stop_deadline:
+                self._terminate(proc, kill=True)
+            still.append(proc)
+        self._stopping = still
+
+
+def default_command(ref: str, host: str, port: int, trust_pickle: bool) -> list[str]:
+    template = os.environ.get("DOCKYARD_SERVE_COMMAND")
+    model, _, version = ref.partition(":")
+    if template:
+        values = {
+            "ref": ref,
+            "model": model,
+            "version": version,
+            "host": host,
+            "port": str(port),
+            "python": sys.executable,
+        }
+        return [part.format(**values) for part in shlex.split(template)]
+    argv = [sys.executable, "-m", "dockyard", "serve", ref, "--host", host, "--port", str(port)]
+    if trust_pickle:
+        argv.append("--trust-pickle")
+    return argv
