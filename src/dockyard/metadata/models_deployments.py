@@ -10,40 +10,38 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
-
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column
 
-from dockyard.metadata.models import Base
+from dockyard.metadata.models import JsonType, UtcDateTime, metadata
 
+deployments = sa.Table(
+    "deployments",
+    metadata,
+    sa.Column("name", sa.String(255), primary_key=True),
+    sa.Column("host", sa.String(255), nullable=False),
+    sa.Column("port", sa.Integer, nullable=False),
+    sa.Column("state", JsonType, nullable=False),
+    sa.Column("revision", sa.Integer, nullable=False),
+    sa.Column("command", JsonType, nullable=True),
+    sa.Column("agent_pid", sa.Integer, nullable=True),
+    sa.Column("heartbeat_at", UtcDateTime(), nullable=True),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Column("updated_at", UtcDateTime(), nullable=False),
+)
 
-class Deployment(Base):
-    __tablename__ = "deployments"
-
-    name: Mapped[str] = mapped_column(sa.String(255), primary_key=True)
-    host: Mapped[str] = mapped_column(sa.String(255))
-    port: Mapped[int] = mapped_column(sa.Integer)
-    state: Mapped[dict[str, Any]]
-    revision: Mapped[int] = mapped_column(sa.Integer)
-    command: Mapped[dict[str, Any] | None]
-    agent_pid: Mapped[int | None] = mapped_column(sa.Integer)
-    heartbeat_at: Mapped[datetime | None]
-    created_at: Mapped[datetime]
-    updated_at: Mapped[datetime]
-
-
-class RolloutEvent(Base):
-    __tablename__ = "rollout_events"
-
-    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
-    deployment: Mapped[str] = mapped_column(
-        sa.String(255), sa.ForeignKey("deployments.name", ondelete="CASCADE")
-    )
-    kind: Mapped[str] = mapped_column(sa.String(32))
-    reason: Mapped[str] = mapped_column(sa.Text)
-    figures: Mapped[dict[str, Any]]
-    created_at: Mapped[datetime]
-
-    __table_args__ = (sa.Index("ix_rollout_events_deployment_id", "deployment", "id"),)
+rollout_events = sa.Table(
+    "rollout_events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column(
+        "deployment",
+        sa.String(255),
+        sa.ForeignKey("deployments.name", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("figures", JsonType, nullable=False),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Index("ix_rollout_events_deployment_id", "deployment", "id"),
+)

@@ -9,46 +9,42 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
-
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column
 
-from dockyard.metadata.models import ID_LENGTH, Base
+from dockyard.metadata.models import ID_LENGTH, JsonType, UtcDateTime, metadata
 
+model_versions = sa.Table(
+    "model_versions",
+    metadata,
+    sa.Column("name", sa.String(255), primary_key=True),
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column(
+        "artifact_id",
+        sa.String(ID_LENGTH),
+        sa.ForeignKey("artifacts.id", ondelete="RESTRICT"),
+        nullable=False,
+    ),
+    sa.Column(
+        "run_id", sa.String(ID_LENGTH), sa.ForeignKey("runs.id", ondelete="SET NULL"), nullable=True
+    ),
+    sa.Column("step", sa.String(255), nullable=True),
+    sa.Column("metrics", JsonType, nullable=False),
+    sa.Column("signature", JsonType, nullable=True),
+    sa.Column("requirements", JsonType, nullable=False),
+    sa.Column("description", sa.Text, nullable=True),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+)
 
-class ModelVersion(Base):
-    __tablename__ = "model_versions"
-
-    name: Mapped[str] = mapped_column(sa.String(255), primary_key=True)
-    version: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
-    artifact_id: Mapped[str] = mapped_column(
-        sa.String(ID_LENGTH), sa.ForeignKey("artifacts.id", ondelete="RESTRICT")
-    )
-    run_id: Mapped[str | None] = mapped_column(
-        sa.String(ID_LENGTH), sa.ForeignKey("runs.id", ondelete="SET NULL")
-    )
-    step: Mapped[str | None] = mapped_column(sa.String(255))
-    metrics: Mapped[dict[str, Any]]
-    signature: Mapped[dict[str, Any] | None]
-    requirements: Mapped[dict[str, Any]]
-    description: Mapped[str | None] = mapped_column(sa.Text)
-    created_at: Mapped[datetime]
-
-
-class ModelAlias(Base):
-    __tablename__ = "model_aliases"
-
-    name: Mapped[str] = mapped_column(sa.String(255), primary_key=True)
-    alias: Mapped[str] = mapped_column(sa.String(255), primary_key=True)
-    version: Mapped[int] = mapped_column(sa.Integer)
-    updated_at: Mapped[datetime]
-
-    __table_args__ = (
-        sa.ForeignKeyConstraint(
-            ["name", "version"],
-            ["model_versions.name", "model_versions.version"],
-            ondelete="RESTRICT",
-        ),
-    )
+model_aliases = sa.Table(
+    "model_aliases",
+    metadata,
+    sa.Column("name", sa.String(255), primary_key=True),
+    sa.Column("alias", sa.String(255), primary_key=True),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("updated_at", UtcDateTime(), nullable=False),
+    sa.ForeignKeyConstraint(
+        ["name", "version"],
+        ["model_versions.name", "model_versions.version"],
+        ondelete="RESTRICT",
+    ),
+)

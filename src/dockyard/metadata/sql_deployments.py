@@ -24,8 +24,8 @@ from dockyard.metadata.deployments import (
     StaleStateError,
 )
 
-_deployments = cast(sa.Table, models_deployments.Deployment.__table__)
-_events = cast(sa.Table, models_deployments.RolloutEvent.__table__)
+_deployments = models_deployments.deployments
+_events = models_deployments.rollout_events
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 _HINT = "List deployments with: dockyard deployments list"

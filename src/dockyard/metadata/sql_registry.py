@@ -19,10 +19,10 @@ from dockyard.metadata import models, models_registry
 from dockyard.metadata.base import ArtifactDraft
 from dockyard.metadata.registry import ModelRegistryStore, ModelSummary, ModelVersionRecord
 
-_versions = cast(sa.Table, models_registry.ModelVersion.__table__)
-_aliases = cast(sa.Table, models_registry.ModelAlias.__table__)
-_artifacts = cast(sa.Table, models.Artifact.__table__)
-_runs = cast(sa.Table, models.Run.__table__)
+_versions = models_registry.model_versions
+_aliases = models_registry.model_aliases
+_artifacts = models.artifacts
+_runs = models.runs
 
 _HINT = "List models with: dockyard models list"
 

@@ -44,7 +44,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, ClassVar, cast
+from typing import Any, ClassVar
 
 import sqlalchemy as sa
 from sqlalchemy.pool import StaticPool
@@ -83,12 +83,12 @@ _STEP_STATUSES = frozenset(("running", "completed", "cached", "failed", "skipped
 #: Step statuses whose outputs a later run may reuse.
 _REUSABLE = ("completed", "cached")
 
-_pipelines = cast(sa.Table, models.Pipeline.__table__)
-_runs = cast(sa.Table, models.Run.__table__)
-_steps = cast(sa.Table, models.StepRun.__table__)
-_logs = cast(sa.Table, models.StepLog.__table__)
-_artifacts = cast(sa.Table, models.Artifact.__table__)
-_lineage = cast(sa.Table, models.LineageEdge.__table__)
+_pipelines = models.pipelines
+_runs = models.runs
+_steps = models.step_runs
+_logs = models.step_logs
+_artifacts = models.artifacts
+_lineage = models.lineage
 
 _RUNS_HINT = "List runs with: dockyard runs list"
 _ARTIFACTS_HINT = "Artifact ids are shown by: dockyard runs show RUN_ID"

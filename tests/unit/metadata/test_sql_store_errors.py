@@ -19,7 +19,7 @@ import sqlalchemy as sa
 
 from dockyard.errors import MetadataError, MetadataUnavailableError, SchemaVersionError
 from dockyard.metadata import sql_store
-from dockyard.metadata.models import Base
+from dockyard.metadata.models import metadata as all_tables
 from dockyard.metadata.sql_store import HEAD_REVISION, SqlMetadataStore
 
 
@@ -172,7 +172,7 @@ def test_migrations_match_the_models(
     try:
         with engine.connect() as conn:
             context = MigrationContext.configure(conn, opts={"compare_type": True})
-            assert compare_metadata(context, Base.metadata) == []
+            assert compare_metadata(context, all_tables) == []
     finally:
         engine.dispose()
 

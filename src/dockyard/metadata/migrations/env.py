@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import context
 
-from dockyard.metadata.models import Base
+from dockyard.metadata.models import metadata
 
 #: Arbitrary but fixed key of the advisory lock ("dockyard" in ASCII, as an int64).
 _PG_LOCK_KEY = 0x646F636B79617264
@@ -26,7 +26,7 @@ def run_migrations_online() -> None:
         )
     context.configure(
         connection=connection,
-        target_metadata=Base.metadata,
+        target_metadata=metadata,
         # SQLite cannot ALTER most things; batch mode recreates tables instead.
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
