@@ -12,6 +12,7 @@ from dockyard.cli import artifacts as artifacts_cmd
 from dockyard.cli import deploy as deploy_cmd
 from dockyard.cli import models as models_cmd
 from dockyard.cli import runs as runs_cmd
+from dockyard.cli import serve as serve_cmd
 from dockyard.cli import stack as stack_cmd
 from dockyard.cli._common import console, err_console
 
@@ -27,6 +28,7 @@ app.add_typer(runs_cmd.app, name="runs")
 app.add_typer(artifacts_cmd.app, name="artifacts")
 app.add_typer(stack_cmd.app, name="stack")
 app.add_typer(models_cmd.app, name="models")
+app.command("serve")(serve_cmd.serve)
 app.command("deploy")(deploy_cmd.deploy)
 app.add_typer(deploy_cmd.rollout_app, name="rollout")
 app.add_typer(deploy_cmd.deployments_app, name="deployments")

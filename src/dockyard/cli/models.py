@@ -72,13 +72,12 @@ def show(
         console.print(f"  metric       {key} = {_num(value)}")
     if v.signature:
         inputs = v.signature.get("inputs") or []
-        cols = ", ".join(f"{c.get('name')}:{c.get('datatype')}" for c in inputs)
+        cols = ", ".join(f"{c.get('name')}:{c.get('dtype')}" for c in inputs)
         console.print(f"  inputs       {cols or '-'}")
         outputs = v.signature.get("outputs") or []
         if outputs:
             console.print(
-                "  outputs      "
-                + ", ".join(f"{c.get('name')}:{c.get('datatype')}" for c in outputs)
+                "  outputs      " + ", ".join(f"{c.get('name')}:{c.get('dtype')}" for c in outputs)
             )
     reqs = ", ".join(f"{k}=={x}" for k, x in v.requirements.items())
     console.print(f"  requires     {reqs}")

@@ -42,14 +42,23 @@ def _import_name(dist: str) -> str:
     return {"scikit-learn": "sklearn"}.get(dist, dist)
 
 
-def _signature(signature: Any, sample: Any) -> dict[str, Any] | None:
+def _signature(signature: Any, sample: Any, model: Any) -> dict[str, Any] | None:
+    """The given signature, or one inferred from ``sample`` and the model's answers to it."""
     if signature is not None:
         return dict(signature.to_dict() if hasattr(signature, "to_dict") else signature)
     if sample is None:
         return None
     from dockyard.registry.signature import infer_signature
 
-    return infer_signature(sample).to_dict()
+    answers = None
+    predict = getattr(model, "predict", None)
+    if callable(predict):
+        head = sample.head(5) if hasattr(sample, "head") else sample[:5]
+        try:
+            answers = predict(head)
+        except Exception:  # the output type stays unknown; the inputs still count
+            answers = None
+    return infer_signature(sample, y=answers).to_dict()
 
 
 def _clean_metrics(metrics: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -93,7 +102,7 @@ def _record(
         run_id=context.run_id if context else None,
         step=context.step if context else None,
         metrics=_clean_metrics(metrics),
-        signature=_signature(signature, sample),
+        signature=_signature(signature, sample, model),
         requirements=requirements_for(model),
         description=description,
     )

@@ -1,0 +1,72 @@
+"""``dockyard serve``: one registered model version as an HTTP service."""
+
+from __future__ import annotations
+
+import os
+
+import typer
+
+from dockyard.cli._common import console
+
+
+def serve(
+    ref: str = typer.Argument(..., help="Model to serve: NAME, NAME:VERSION or NAME@ALIAS."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on."),
+    port: int = typer.Option(8080, "--port", "-p", min=1, max=65535, help="TCP port."),
+    workers: int = typer.Option(1, "--workers", "-w", min=1, help="uvicorn worker processes."),
+    token: str | None = typer.Option(
+        None,
+        "--token",
+        envvar="DOCKYARD_SERVE_TOKEN",
+        help="Require 'Authorization: Bearer TOKEN' on inference routes.",
+    ),
+    max_batch_size: int = typer.Option(
+        32, "--max-batch-size", min=1, help="Most rows merged into one model call."
+    ),
+    max_latency_ms: float = typer.Option(
+        2.0, "--max-latency-ms", min=0, help="Longest a request waits for others to join it."
+    ),
+    no_batching: bool = typer.Option(False, "--no-batching", help="One model call per request."),
+    predict_proba: bool = typer.Option(
+        False, "--predict-proba", help="Answer class probabilities instead of labels."
+    ),
+    max_body_mb: float = typer.Option(8.0, "--max-body-mb", help="Larger bodies get 413."),
+    trust_pickle: bool = typer.Option(
+        False,
+        "--trust-pickle",
+        help="Allow a pickled model artifact (loading it can run arbitrary code).",
+    ),
+    stack_name: str | None = typer.Option(None, "--stack", "-s"),
+) -> None:
+    """Serve a model version: Open Inference Protocol (V2) routes, POST /predict,
+    /docs, /metrics, with adaptive micro-batching."""
+    from dockyard.cli._common import stack
+    from dockyard.registry.model import load_model
+    from dockyard.registry.signature import Signature
+    from dockyard.serving.app import ServeConfig
+    from dockyard.serving.runtime import ModelRuntime
+    from dockyard.serving.server import serve as run_server
+    from dockyard.settings import Settings
+
+    s = stack(stack_name)
+    trust = trust_pickle or Settings.from_env().trust_pickle
+    record, model = load_model(ref, s, trust_pickle=trust)
+    signature = Signature.from_dict(record.signature) if record.signature else None
+    runtime = ModelRuntime(
+        model, signature, name=record.name, version=record.version, predict_proba=predict_proba
+    )
+    config = ServeConfig(
+        max_batch_size=max_batch_size,
+        max_latency_ms=max_latency_ms,
+        batching=not no_batching and max_batch_size > 1,
+        max_body_bytes=int(max_body_mb * 1024 * 1024),
+        token=token,
+        predict_proba=predict_proba,
+    )
+    s.close()  # the service needs nothing more from the stores
+    console.print(
+        f"Serving [bold]{record.ref}[/] on http://{host}:{port}  "
+        f"(V2: /v2/models/{record.name}/infer, plain: /predict, docs: /docs, metrics: /metrics; "
+        f"{workers} worker{'s' if workers > 1 else ''}, pid {os.getpid()})"
+    )
+    run_server([runtime], config, host=host, port=port, workers=workers)
