@@ -1,22 +1,70 @@
-"""The quickstart's main job: train a model with a pipeline on the embedded stack.
+"""The quickstart's main job, end to end on the embedded defaults (no server, no Docker).
+
+1. a pipeline trains an iris classifier; 2. a rerun is served from the cache;
+3. the model is registered and made ``production``; 4. ``dockyard serve`` answers real
+requests; 5. a second version, trained with other parameters by the same pipeline, is
+rolled out as a canary behind the gateway while traffic flows, printing each decision.
 
 ``bash scripts/quickstart.sh`` installs dockyard and runs this file.
 """
 
 from __future__ import annotations
 
+import random
+import socket
+import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
+
+import httpx
 
 from dockyard import load_stack
 from dockyard.registry import resolve
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from pipeline import training  # the example's own module, next to this file
+from pipeline import FEATURES, training  # the example's own module, next to this file
+
+ROWS = [
+    [5.1, 3.5, 1.4, 0.2],
+    [6.4, 3.2, 4.5, 1.5],
+    [6.7, 3.0, 5.2, 2.3],
+    [5.9, 3.0, 4.2, 1.5],
+    [6.3, 2.5, 5.0, 1.9],
+    [4.9, 3.1, 1.5, 0.1],
+]
 
 
-def main() -> None:
+def dockyard(*args: str, stream: bool = False) -> str:
+    """Run the dockyard CLI as a user would; print its output when asked to."""
+    cmd = [sys.executable, "-m", "dockyard", *args]
+    if stream:
+        subprocess.run(cmd, check=True)
+        return ""
+    return subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_ready(url: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=1.0).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit(f"{url} did not become ready in {timeout:.0f} s")
+
+
+def train_and_register() -> int:
     print("== 1. Train: the pipeline runs on the embedded stack (in-process, SQLite, local lake)")
     run = training(C=0.5)
     for name, s in run.steps.items():
@@ -36,6 +84,99 @@ def main() -> None:
     record = resolve("iris@production", stack.metadata_store)
     columns = ", ".join(c["name"] for c in (record.signature or {}).get("inputs", []))
     print(f"   iris:{record.version} is production (run {record.run_id[:8]}, inputs: {columns})")
+    return int(version)
+
+
+def serve_and_ask() -> None:
+    print("== 4. Serve: dockyard serve iris@production, and a few real requests")
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "dockyard", "serve", "iris@production", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(f"{base}/v2/health/ready")
+        answer = httpx.post(f"{base}/predict", json={"instances": ROWS[:3]}).json()
+        print(f"   POST /predict {ROWS[:3]} -> {answer}")
+        records = [dict(zip(FEATURES, ROWS[3], strict=True))]
+        answer = httpx.post(f"{base}/predict", json={"records": records}).json()
+        print(f"   POST /predict records -> {answer}")
+        v2 = {"inputs": [{"name": "input-0", "shape": [1, 4], "datatype": "FP64", "data": ROWS[4]}]}
+        answer = httpx.post(f"{base}/v2/models/iris/infer", json=v2).json()
+        print(f"   POST /v2/models/iris/infer -> outputs {answer['outputs']}")
+        bad = httpx.post(f"{base}/predict", json={"instances": [[1.0, "x", 2.0, 3.0]]})
+        print(f"   a bad request gets {bad.status_code}: {bad.json()['error']}")
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+class Traffic(threading.Thread):
+    """Steady client traffic to the gateway, bounded in count and time."""
+
+    def __init__(self, url: str, max_requests: int = 20_000, max_seconds: float = 300) -> None:
+        super().__init__(daemon=True)
+        self.url, self.max_requests, self.max_seconds = url, max_requests, max_seconds
+        self.stop = threading.Event()
+        self.sent = self.failed = 0
+        self.by_version: dict[str, int] = {}
+
+    def run(self) -> None:
+        deadline = time.monotonic() + self.max_seconds
+        with httpx.Client(timeout=5.0) as client:
+            while not self.stop.is_set() and self.sent < self.max_requests:
+                if time.monotonic() > deadline:
+                    break
+                self.sent += 1
+                try:
+                    r = client.post(self.url, json={"instances": [random.choice(ROWS)]})
+                    r.raise_for_status()
+                    version = r.headers.get("x-model-version", "?")
+                    self.by_version[version] = self.by_version.get(version, 0) + 1
+                except httpx.HTTPError:
+                    self.failed += 1
+                time.sleep(0.005)
+
+
+def canary(stable: int) -> None:
+    print("== 5. Canary: version 2, trained with C=0.05 by the same pipeline, goes live by steps")
+    run = training(C=0.05)
+    candidate = run.steps["register"].outputs["version"].load()
+    print(f"   trained and registered iris:{candidate}")
+    port = free_port()
+    dockyard("deploy", "iris-api", "--model", "iris@production", "--port", str(port), "--wait")
+    gateway = f"http://127.0.0.1:{port}"
+    wait_ready(f"{gateway}/gateway/health")
+    print(f"   iris-api serves iris:{stable} behind the gateway on {gateway}")
+    traffic = Traffic(f"{gateway}/predict")
+    traffic.start()
+    try:
+        dockyard(
+            "deploy", "iris-api", "--model", f"iris:{candidate}", "--strategy", "canary",
+            "--steps", "20,50,100", "--interval", "3s", "--min-requests", "40",
+            "--max-error-rate", "0.02", "--max-p99-ms", "250", "--max-divergence", "0.35",
+            "--wait", "--timeout", "180",
+            stream=True,
+        )  # fmt: skip
+    finally:
+        traffic.stop.set()
+        traffic.join(timeout=10)
+    print("   decisions, as recorded:")
+    print("   " + dockyard("rollout", "history", "iris-api").strip().replace("\n", "\n   "))
+    now = resolve("iris@production", load_stack().metadata_store).version
+    print(
+        f"   client traffic: {traffic.sent} requests, {traffic.failed} failed, "
+        f"answered by version {traffic.by_version}; iris@production is now iris:{now}"
+    )
+    dockyard("deployments", "down", "iris-api")
+
+
+def main() -> None:
+    stable = train_and_register()
+    serve_and_ask()
+    canary(stable)
 
 
 if __name__ == "__main__":

@@ -32,12 +32,6 @@ SRC_ROOT = HERE.parents[1]
 pytestmark = pytest.mark.slow
 
 
-def _real_serve() -> bool:
-    from dockyard.cli.main import app
-
-    return any(c.name == "serve" for c in app.registered_commands)
-
-
 @dataclass
 class Answer:
     started: float
@@ -121,10 +115,6 @@ class Project:
             "NO_COLOR": "1",
         }
         self.env.pop("DOCKYARD_STACK", None)
-        if not _real_serve():
-            self.env["DOCKYARD_SERVE_COMMAND"] = (
-                f"{{python}} {HERE / '_standin_serve.py'} {{ref}} --host {{host}} --port {{port}}"
-            )
         self.deployments: list[str] = []
         self._store: Any = None
 
