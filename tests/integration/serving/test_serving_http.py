@@ -10,8 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import numpy as np
 import pytest
-
-from conftest import BODY_LIMIT, Iris, Server
+from serving_support import BODY_LIMIT, Iris, Server
 
 ROW = [5.1, 3.5, 1.4, 0.2]
 COLUMNS = ["sepal_length", "sepal_width", "petal_length", "petal_width"]

@@ -5,9 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import tritonclient.http as triton
+from serving_support import Iris, Server
 from tritonclient.utils import InferenceServerException
-
-from conftest import Iris, Server
 
 
 @pytest.fixture(scope="module")
