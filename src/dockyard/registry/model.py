@@ -75,7 +75,8 @@ def _clean_metrics(metrics: Mapping[str, Any] | None) -> dict[str, Any]:
     return out
 
 
-def _registry(store: Any) -> ModelRegistryStore:
+def registry_store(store: Any) -> ModelRegistryStore:
+    """The metadata store as the registry port (RegistryError if it has no registry)."""
     if not isinstance(store, ModelRegistryStore):
         raise RegistryError(
             f"The metadata store {type(store).__name__} does not support the model registry."
@@ -153,7 +154,7 @@ def register_model(
         name,
         draft,
         model,
-        _registry(store),
+        registry_store(store),
         context,
         metrics=metrics,
         signature=signature,
@@ -202,7 +203,7 @@ class Model:
                 output,
                 draft,
                 self.obj,
-                _registry(context.metadata),
+                registry_store(context.metadata),
                 context,
                 metrics=self.metrics,
                 signature=self.signature,
@@ -238,7 +239,7 @@ def load_model(
     ref: str | ModelRef, stack: Stack, *, trust_pickle: bool = False
 ) -> tuple[ModelVersionRecord, Any]:
     """Resolve ``ref`` and load the model object from the artifact store."""
-    record = resolve(ref, _registry(stack.metadata_store))
+    record = resolve(ref, registry_store(stack.metadata_store))
     artifact = stack.metadata_store.get_artifact(record.artifact_id)
     model = load_value(
         artifact, stack.artifact_store, stack.materializers, trust_pickle=trust_pickle
