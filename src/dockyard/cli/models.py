@@ -6,14 +6,15 @@ import typer
 from rich.table import Table
 
 from dockyard.cli._common import ago, console, stack
+from dockyard.metadata.registry import ModelRegistryStore
 
 app = typer.Typer(help="Inspect and manage registered models.", no_args_is_help=True)
 
 
-def _registry(stack_name: str | None):
-    from dockyard.registry.model import _registry as as_registry
+def _registry(stack_name: str | None) -> ModelRegistryStore:
+    from dockyard.registry.model import registry_store
 
-    return as_registry(stack(stack_name).metadata_store)
+    return registry_store(stack(stack_name).metadata_store)
 
 
 @app.command("list")
