@@ -364,7 +364,7 @@ def test_killed_agent_resumes_at_the_recorded_step(proj: Project) -> None:
             "--steps",
             "10,50,100",
             "--interval",
-            "3s",
+            "10s",  # long enough that a restart on a loaded machine lands inside the step
             "--trust-pickle",
         )
         proj.wait(lambda: proj.state("api").weight == 50.0, 60, "the canary to reach 50%")

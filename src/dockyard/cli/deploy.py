@@ -7,7 +7,6 @@ reads from it and from the gateway; the deployment agent does the rest.
 from __future__ import annotations
 
 import json
-import socket
 import time
 from pathlib import Path
 from typing import Any
@@ -28,48 +27,6 @@ def _store(stack_name: str | None) -> Any:
     return stack(stack_name).metadata_store
 
 
-def _signature_problem(stable: Any, candidate: Any) -> str | None:
-    """Why ``candidate``'s inputs do not fit ``stable``'s (None when they do)."""
-    old, new = stable.signature, candidate.signature
-    if not old or not new:
-        return None
-    old_in = [(c.get("name"), c.get("dtype")) for c in old.get("inputs") or ()]
-    new_in = [(c.get("name"), c.get("dtype")) for c in new.get("inputs") or ()]
-    if old_in and new_in and old_in != new_in:
-        missing = [f"{n} ({t})" for n, t in old_in if (n, t) not in new_in]
-        extra = [f"{n} ({t})" for n, t in new_in if (n, t) not in old_in]
-        parts = []
-        if missing:
-            parts.append("stable takes " + ", ".join(missing) + " which the candidate does not")
-        if extra:
-            parts.append("the candidate takes " + ", ".join(extra) + " which stable does not")
-        if not parts:
-            parts.append("the same columns in another order")
-        return "; ".join(parts)
-    old_n, new_n = old.get("n_features"), new.get("n_features")
-    if old_n and new_n and old_n != new_n:
-        return f"stable takes {old_n} features, the candidate {new_n}"
-    return None
-
-
-def _port_free(host: str, port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind((host, port))
-        except OSError:
-            return False
-    return True
-
-
-def _ensure_agent(name: str, stack_name: str | None) -> None:
-    from dockyard.rollout.agent import agent_alive, spawn_agent
-    from dockyard.settings import find_project_root
-
-    s = stack(stack_name)
-    if not agent_alive(s.metadata_store.get_deployment(name)):
-        spawn_agent(name, find_project_root(), stack_name)
-
-
 def _state(record: Any) -> Any:
     from dockyard.rollout.controller import RolloutState
 
@@ -88,38 +45,14 @@ def _gateway_metrics(record: Any) -> dict[str, Any] | None:
         return None
 
 
+def _print_event(e: Any) -> None:
+    when = e.created_at.astimezone().strftime("%H:%M:%S") if e.created_at else "-"
+    console.print(f"{when}  [bold]{e.kind:<9}[/] {e.reason}", soft_wrap=True)
+
+
 def _print_events(events: list[Any]) -> None:
     for e in events:
-        when = e.created_at.astimezone().strftime("%H:%M:%S") if e.created_at else "-"
-        console.print(f"{when}  [bold]{e.kind:<9}[/] {e.reason}", soft_wrap=True)
-
-
-def _follow(name: str, store: Any, *, after: int, timeout_s: float) -> Any:
-    """Print decisions as they are taken until the rollout ends; returns the last state."""
-    deadline = time.monotonic() + timeout_s
-    last = after
-    while True:
-        events = [e for e in store.list_events(name, limit=50) if e.id > last]
-        _print_events(events)
-        if events:
-            last = events[-1].id
-        state = _state(store.get_deployment(name))
-        if not state.active and (state.phase != "completed" or state.alias_moved):
-            return state
-        crashing = state.backends.get(str(state.candidate), {})
-        if state.phase == "starting" and int(crashing.get("restarts") or 0) >= 2:
-            from dockyard.errors import RolloutError
-
-            log = Path(".dockyard") / "deployments" / name / f"{state.candidate}.log"
-            raise RolloutError(
-                f"{state.ref(state.candidate)} keeps exiting before it is ready "
-                f"({crashing['restarts']} restarts); see {log}. Stop it with "
-                f"dockyard rollout abort {name} (or, for a first deployment, "
-                f"dockyard deployments down {name})."
-            )
-        if time.monotonic() > deadline:
-            return state
-        time.sleep(0.3)
+        _print_event(e)
 
 
 # deploy ---------------------------------------------------------------------------------
@@ -156,10 +89,8 @@ def deploy(
     stack_name: str | None = _STACK,
 ) -> None:
     """Deploy a model version: the first time at once, then by a rollout strategy."""
-    from dockyard.errors import RecordNotFoundError, RolloutError
-    from dockyard.metadata.deployments import StaleStateError
-    from dockyard.registry import resolve
-    from dockyard.rollout.controller import RolloutState, new_rollout
+    from dockyard.errors import RolloutError
+    from dockyard.rollout import api
     from dockyard.rollout.spec import RolloutSpec, load_deploy_file
 
     base = load_deploy_file(file) if file is not None else None
@@ -187,60 +118,18 @@ def deploy(
         trust_pickle=trust_pickle,
         base=base.spec if base else None,
     )
-    store = _store(stack_name)
-    version = resolve(model, store)
-    now = time.time()
-    try:
-        record = store.get_deployment(name)
-    except RecordNotFoundError:
-        record = None
-
-    if record is None:
-        gateway_port = port or (base.port if base and base.port else 8080)
-        taken = [d.name for d in store.list_deployments() if d.port == gateway_port]
-        if taken or not _port_free("127.0.0.1", gateway_port):
-            owner = f"deployment {taken[0]!r}" if taken else "another program"
-            raise RolloutError(
-                f"Port {gateway_port} is in use by {owner}; choose another with --port."
-            )
-        state, decisions = new_rollout(None, version.name, version.version, spec, now)
-        store.create_deployment(name, port=gateway_port, state=state.to_dict())
-        first_event = 0
-    else:
-        if port is not None and port != record.port:
-            raise RolloutError(
-                f"Deployment {name!r} listens on port {record.port}; its port cannot change "
-                f"during a rollout. Bring it down first to move it (dockyard deployments down {name})."
-            )
-        current = RolloutState.from_dict(record.state)
-        if current.stable is not None and version.name == current.model:
-            stable = store.get_model_version(current.model, current.stable)
-            problem = _signature_problem(stable, version)
-            if problem:
-                raise RolloutError(
-                    f"{version.ref} cannot replace {stable.ref}: its signature is incompatible "
-                    f"({problem}). Clients would send inputs it cannot take; deploy it under "
-                    "another name, or fix its signature."
-                )
-        state, decisions = new_rollout(current, version.name, version.version, spec, now)
-        events = store.list_events(name, limit=1)
-        first_event = events[-1].id if events else 0
-        try:
-            store.update_state(name, state.to_dict(), record.revision)
-        except StaleStateError:
-            raise RolloutError(
-                f"Deployment {name!r} changed while this deploy was being prepared; run it again."
-            ) from None
-    for d in decisions:
-        store.append_event(name, d.kind, d.reason, dict(d.figures))
-    _ensure_agent(name, stack_name)
-
-    dep = store.get_deployment(name)
-    if record is None:
+    started = api.start(
+        name, model, spec, port=port or (base.port if base else None), stack=stack_name
+    )
+    version, state, first_event = started.version, started.state, started.after_event
+    dep = started.deployment
+    if started.first:
         console.print(
             f"Deploying {version.ref} as [bold]{name}[/] on http://127.0.0.1:{dep.port} ..."
         )
-        final = _follow(name, store, after=first_event, timeout_s=timeout)
+        final = api.follow(
+            name, after=first_event, timeout_s=timeout, on_event=_print_event, stack=stack_name
+        )
         if final.phase != "completed":
             raise RolloutError(
                 f"{version.ref} did not become ready in {timeout:g}s; see "
@@ -253,18 +142,18 @@ def deploy(
         f"(stable: {state.ref(state.stable)}). Follow it with: dockyard rollout status {name}"
     )
     if wait:
-        final = _follow(name, store, after=first_event, timeout_s=timeout)
+        final = api.follow(
+            name, after=first_event, timeout_s=timeout, on_event=_print_event, stack=stack_name
+        )
         console.print(f"Rollout ended: {final.phase}; stable is {final.ref(final.stable)}.")
 
 
 # rollout --------------------------------------------------------------------------------
 def _command(name: str, kind: str, stack_name: str | None, wait_s: float = 10.0) -> Any:
+    from dockyard.rollout import api
+
     store = _store(stack_name)
-    store.get_deployment(name)  # RecordNotFoundError with the hint
-    events = store.list_events(name, limit=1)
-    last = events[-1].id if events else 0
-    store.set_command(name, {"kind": kind, "at": time.time()})
-    _ensure_agent(name, stack_name)
+    last = api.command(name, kind, stack=stack_name)
     deadline = time.monotonic() + wait_s
     while time.monotonic() < deadline:
         record = store.get_deployment(name)
@@ -500,33 +389,9 @@ def down(
     stack_name: str | None = _STACK,
 ) -> None:
     """Stop a deployment's gateway and model processes, and forget it."""
-    import os
-    import signal
+    from dockyard.rollout import api
 
-    from dockyard.errors import RecordNotFoundError
-    from dockyard.rollout.agent import agent_alive
-    from dockyard.rollout.supervisor import pid_alive
-
-    store = _store(stack_name)
-    record = store.get_deployment(name)
-    if agent_alive(record):
-        store.set_command(name, {"kind": "down", "at": time.time()})
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                store.get_deployment(name)
-            except RecordNotFoundError:
-                console.print(f"Deployment {name} is down.")
-                return
-            time.sleep(0.1)
-    # No agent (or it did not answer): stop what it recorded ourselves.
-    for info in _state(record).backends.values():
-        pid = int(info.get("pid") or 0)
-        if pid_alive(pid):
-            os.kill(pid, signal.SIGTERM)
-    if record.agent_pid and pid_alive(record.agent_pid):
-        os.kill(record.agent_pid, signal.SIGTERM)
-    store.delete_deployment(name)
+    api.down(name, timeout_s=timeout, stack=stack_name)
     console.print(f"Deployment {name} is down.")
 
 
@@ -548,7 +413,9 @@ def up(name: str = typer.Argument(...), stack_name: str | None = _STACK) -> None
     if agent_alive(store.get_deployment(name)):
         console.print(f"The agent of {name} is running.")
         return
-    _ensure_agent(name, stack_name)
+    from dockyard.rollout import api
+
+    api.ensure_agent(name, stack_name)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if agent_alive(store.get_deployment(name)):

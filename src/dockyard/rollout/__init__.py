@@ -1,4 +1,5 @@
-"""Rollouts: the gateway that splits, pins and mirrors traffic, and the analysis.
+"""Rollouts: deploy, promote, abort; the gateway that splits, pins and mirrors traffic;
+the analysis that judges a candidate; the controller that decides.
 
 Names are re-exported lazily: ``import dockyard.rollout`` imports neither httpx nor
 anything else heavy; the gateway's dependencies load on first use of
@@ -20,9 +21,11 @@ if TYPE_CHECKING:
         js_distance,
         prediction_divergence,
     )
+    from dockyard.rollout.api import abort, deploy, down, follow, promote, retry
     from dockyard.rollout.gateway import GatewayApp, create_gateway_app
     from dockyard.rollout.metrics import MetricsSnapshot, RolloutMetrics, VersionSnapshot
     from dockyard.rollout.routing import Backend, RouteTable, RouteTableRef
+    from dockyard.rollout.spec import RolloutSpec
 
 _EXPORTS = {
     "AnalysisConfig": "analysis",
@@ -40,6 +43,13 @@ _EXPORTS = {
     "Backend": "routing",
     "RouteTable": "routing",
     "RouteTableRef": "routing",
+    "RolloutSpec": "spec",
+    "deploy": "api",
+    "follow": "api",
+    "promote": "api",
+    "abort": "api",
+    "retry": "api",
+    "down": "api",
 }
 
 __all__ = [
@@ -50,14 +60,21 @@ __all__ = [
     "MetricsSnapshot",
     "Outcome",
     "RolloutMetrics",
+    "RolloutSpec",
     "RouteTable",
     "RouteTableRef",
     "Verdict",
     "VersionSnapshot",
+    "abort",
     "analyze",
     "create_gateway_app",
+    "deploy",
+    "down",
+    "follow",
     "js_distance",
     "prediction_divergence",
+    "promote",
+    "retry",
 ]
 
 

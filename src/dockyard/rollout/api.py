@@ -1,0 +1,302 @@
+"""Deployments from Python: what ``dockyard deploy`` and ``dockyard rollout`` do.
+
+The CLI is a thin layer over these functions. They only write intent to the metadata
+store (a new rollout, an operator command) and make sure the deployment's agent runs;
+the agent (``rollout/agent.py``) does the rest and records every decision.
+
+Example::
+
+    from dockyard.rollout import RolloutSpec, deploy, abort
+
+    deploy("churn-api", "churn@production", port=8080)               # first deployment
+    final = deploy(
+        "churn-api", "churn:4",
+        spec=RolloutSpec.from_cli(strategy="canary", steps="10,25,50,100", interval="30s",
+                                  max_error_rate=0.01, max_p99_ms=50, min_requests=200),
+        on_event=lambda e: print(e.kind, e.reason),
+    )
+    print(final.phase)            # "completed" or "rolled_back"
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from dockyard.errors import RecordNotFoundError, RolloutError
+from dockyard.rollout.controller import RolloutState, new_rollout
+from dockyard.rollout.spec import RolloutSpec
+
+if TYPE_CHECKING:
+    from dockyard.metadata.deployments import DeploymentRecord, RolloutEventRecord
+    from dockyard.metadata.registry import ModelVersionRecord
+    from dockyard.stacks.stack import Stack
+
+EventCallback = Callable[["RolloutEventRecord"], None]
+DEFAULT_PORT = 8080
+
+
+@dataclass(frozen=True)
+class Started:
+    """A rollout (or first deployment) written to the store and handed to the agent."""
+
+    deployment: DeploymentRecord
+    state: RolloutState
+    version: ModelVersionRecord
+    #: id of the last event before this rollout: follow from here.
+    after_event: int
+    first: bool
+
+
+def _stack(stack: str | Stack | None) -> Stack:
+    from dockyard.stacks.stack import Stack, load_stack
+
+    return stack if isinstance(stack, Stack) else load_stack(stack)
+
+
+def signature_problem(stable: ModelVersionRecord, candidate: ModelVersionRecord) -> str | None:
+    """Why ``candidate``'s inputs do not fit ``stable``'s (None when they do)."""
+    old, new = stable.signature, candidate.signature
+    if not old or not new:
+        return None
+    old_in = [(c.get("name"), c.get("dtype")) for c in old.get("inputs") or ()]
+    new_in = [(c.get("name"), c.get("dtype")) for c in new.get("inputs") or ()]
+    if old_in and new_in and old_in != new_in:
+        missing = [f"{n} ({t})" for n, t in old_in if (n, t) not in new_in]
+        extra = [f"{n} ({t})" for n, t in new_in if (n, t) not in old_in]
+        parts = []
+        if missing:
+            parts.append("stable takes " + ", ".join(missing) + " which the candidate does not")
+        if extra:
+            parts.append("the candidate takes " + ", ".join(extra) + " which stable does not")
+        if not parts:
+            parts.append("the same columns in another order")
+        return "; ".join(parts)
+    old_n, new_n = old.get("n_features"), new.get("n_features")
+    if old_n and new_n and old_n != new_n:
+        return f"stable takes {old_n} features, the candidate {new_n}"
+    return None
+
+
+def _port_free(host: str, port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def ensure_agent(name: str, stack: str | Stack | None = None) -> None:
+    """Start the deployment's agent unless one is alive."""
+    from dockyard.rollout.agent import agent_alive, spawn_agent
+
+    s = _stack(stack)
+    if not agent_alive(s.metadata_store.get_deployment(name)):
+        spawn_agent(name, s.root, s.name)
+
+
+def start(
+    name: str,
+    model: str,
+    spec: RolloutSpec | None = None,
+    *,
+    port: int | None = None,
+    stack: str | Stack | None = None,
+) -> Started:
+    """Record a first deployment or a new rollout of ``model`` on ``name``.
+
+    Raises:
+        ModelNotFoundError: the model, version or alias does not exist.
+        RolloutError: the port is taken, a rollout is in progress, the candidate's
+            signature is incompatible with the stable version's, ...
+    """
+    from dockyard.metadata.deployments import StaleStateError
+    from dockyard.registry import resolve
+
+    spec = spec or RolloutSpec.from_cli()
+    s = _stack(stack)
+    store = s.metadata_store
+    version = resolve(model, store)
+    now = time.time()
+    try:
+        record = store.get_deployment(name)
+    except RecordNotFoundError:
+        record = None
+
+    if record is None:
+        gateway_port = port or DEFAULT_PORT
+        taken = [d.name for d in store.list_deployments() if d.port == gateway_port]
+        if taken or not _port_free("127.0.0.1", gateway_port):
+            owner = f"deployment {taken[0]!r}" if taken else "another program"
+            raise RolloutError(
+                f"Port {gateway_port} is in use by {owner}; choose another with --port."
+            )
+        state, decisions = new_rollout(None, version.name, version.version, spec, now)
+        store.create_deployment(name, port=gateway_port, state=state.to_dict())
+        after_event = 0
+    else:
+        if port is not None and port != record.port:
+            raise RolloutError(
+                f"Deployment {name!r} listens on port {record.port}; its port cannot change "
+                f"during a rollout. Bring it down first to move it (dockyard deployments down {name})."
+            )
+        current = RolloutState.from_dict(record.state)
+        if current.stable is not None and version.name == current.model:
+            stable = store.get_model_version(current.model, current.stable)
+            problem = signature_problem(stable, version)
+            if problem:
+                raise RolloutError(
+                    f"{version.ref} cannot replace {stable.ref}: its signature is incompatible "
+                    f"({problem}). Clients would send inputs it cannot take; deploy it under "
+                    "another name, or fix its signature."
+                )
+        state, decisions = new_rollout(current, version.name, version.version, spec, now)
+        events = store.list_events(name, limit=1)
+        after_event = events[-1].id if events else 0
+        try:
+            store.update_state(name, state.to_dict(), record.revision)
+        except StaleStateError:
+            raise RolloutError(
+                f"Deployment {name!r} changed while this deploy was being prepared; run it again."
+            ) from None
+    for d in decisions:
+        store.append_event(name, d.kind, d.reason, dict(d.figures))
+    ensure_agent(name, s)
+    return Started(store.get_deployment(name), state, version, after_event, record is None)
+
+
+def follow(
+    name: str,
+    *,
+    after: int = 0,
+    timeout_s: float = 600.0,
+    on_event: EventCallback | None = None,
+    stack: str | Stack | None = None,
+) -> RolloutState:
+    """Report decisions as they are taken until the rollout ends (or ``timeout_s``)."""
+    store = _stack(stack).metadata_store
+    deadline = time.monotonic() + timeout_s
+    last = after
+    while True:
+        events = [e for e in store.list_events(name, limit=50) if e.id > last]
+        for event in events:
+            if on_event is not None:
+                on_event(event)
+        if events:
+            last = events[-1].id
+        state = RolloutState.from_dict(store.get_deployment(name).state)
+        if not state.active and (state.phase != "completed" or state.alias_moved):
+            return state
+        crashing = state.backends.get(str(state.candidate), {})
+        if state.phase == "starting" and int(crashing.get("restarts") or 0) >= 2:
+            log = Path(".dockyard") / "deployments" / name / f"{state.candidate}.log"
+            raise RolloutError(
+                f"{state.ref(state.candidate)} keeps exiting before it is ready "
+                f"({crashing['restarts']} restarts); see {log}. Stop it with "
+                f"dockyard rollout abort {name} (or, for a first deployment, "
+                f"dockyard deployments down {name})."
+            )
+        if time.monotonic() > deadline:
+            return state
+        time.sleep(0.3)
+
+
+def deploy(
+    name: str,
+    model: str,
+    *,
+    spec: RolloutSpec | None = None,
+    port: int | None = None,
+    wait: bool = True,
+    timeout_s: float = 600.0,
+    on_event: EventCallback | None = None,
+    stack: str | Stack | None = None,
+) -> RolloutState:
+    """Deploy ``model`` on ``name``: the first time at once, then by ``spec``'s strategy.
+
+    With ``wait`` (the default) it returns when the rollout has ended: check
+    ``.phase`` (``completed``, ``rolled_back``, ``aborted``).
+    """
+    started = start(name, model, spec, port=port, stack=stack)
+    if not wait:
+        return started.state
+    return follow(
+        name, after=started.after_event, timeout_s=timeout_s, on_event=on_event, stack=stack
+    )
+
+
+def command(name: str, kind: str, *, stack: str | Stack | None = None) -> int:
+    """Hand an operator command (promote, abort, retry, down) to the agent.
+
+    Returns the id of the last event before it, to follow its effect from.
+    """
+    s = _stack(stack)
+    store = s.metadata_store
+    store.get_deployment(name)  # RecordNotFoundError with the hint
+    events = store.list_events(name, limit=1)
+    store.set_command(name, {"kind": kind, "at": time.time()})
+    ensure_agent(name, s)
+    return events[-1].id if events else 0
+
+
+def promote(name: str, *, stack: str | Stack | None = None) -> int:
+    """Skip to 100% of the candidate now."""
+    return command(name, "promote", stack=stack)
+
+
+def abort(name: str, *, stack: str | Stack | None = None) -> int:
+    """All traffic back to the stable version now."""
+    return command(name, "abort", stack=stack)
+
+
+def retry(name: str, *, stack: str | Stack | None = None) -> int:
+    """Start an aborted or rolled-back rollout again."""
+    return command(name, "retry", stack=stack)
+
+
+def down(name: str, *, timeout_s: float = 30.0, stack: str | Stack | None = None) -> None:
+    """Stop a deployment's gateway and model processes, and forget it."""
+    from dockyard.rollout.agent import agent_alive
+    from dockyard.rollout.supervisor import pid_alive
+
+    store = _stack(stack).metadata_store
+    record = store.get_deployment(name)
+    if agent_alive(record):
+        store.set_command(name, {"kind": "down", "at": time.time()})
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            try:
+                store.get_deployment(name)
+            except RecordNotFoundError:
+                return
+            time.sleep(0.1)
+    # No agent (or it did not answer): stop what it recorded ourselves.
+    for info in RolloutState.from_dict(record.state).backends.values():
+        pid = int(info.get("pid") or 0)
+        if pid_alive(pid):
+            os.kill(pid, signal.SIGTERM)
+    if record.agent_pid and pid_alive(record.agent_pid):
+        os.kill(record.agent_pid, signal.SIGTERM)
+    store.delete_deployment(name)
+
+
+__all__ = [
+    "Started",
+    "abort",
+    "command",
+    "deploy",
+    "down",
+    "ensure_agent",
+    "follow",
+    "promote",
+    "retry",
+    "signature_problem",
+    "start",
+]
