@@ -6,11 +6,11 @@ Starts, each in its own process on 127.0.0.1:
   scikit-learn iris model (the same shape of answer as ``dockyard serve``);
 - the gateway (``dockyard.rollout.create_gateway_app``) in front of it, one uvicorn worker;
 
-then drives both with the same closed-loop load generator (raw asyncio HTTP/1.1 over
-keep-alive connections, so the generator costs little CPU) at concurrency 16, alternating
-direct and gateway rounds so drift hits both alike. Finally it measures how long an
-``abort`` (``PUT /gateway/routes`` back to stable only) takes to reach 100% stable traffic
-under load.
+then drives both with the same closed-loop load generator (``_loadgen.load``: raw asyncio
+HTTP/1.1 over keep-alive connections, so the generator costs little CPU) at concurrency
+16, alternating direct and gateway rounds so drift hits both alike. Finally it measures
+how long an ``abort`` (``PUT /gateway/routes`` back to stable only) takes to reach 100%
+stable traffic under load.
 
     .venv/bin/python benchmarks/bench_gateway.py [--seconds 5] [--rounds 2] [--concurrency 16]
 
@@ -22,21 +22,15 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve()
+sys.path.insert(0, str(HERE.parent))
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
+from _loadgen import free_port, load, read_response, request_bytes, spawn, wait_listening  # noqa: E402
 
 # --- the processes ----------------------------------------------------------------------
 
@@ -97,80 +91,9 @@ def run_gateway(port: int, stable_url: str) -> None:
     )
 
 
-def spawn(*args: str) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    return subprocess.Popen([sys.executable, str(HERE), *args], env=env)
-
-
-def wait_listening(port: int, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"nothing listening on 127.0.0.1:{port} after {timeout}s")
-
-
-# --- the load generator -----------------------------------------------------------------
+# --- the abort under load ---------------------------------------------------------------
 
 BODY = json.dumps({"instances": [[5.1, 3.5, 1.4, 0.2]]}).encode()
-
-
-def request_bytes(method: str, path: str, body: bytes, extra: str = "") -> bytes:
-    head = (
-        f"{method} {path} HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n"
-        f"content-length: {len(body)}\r\n{extra}\r\n"
-    )
-    return head.encode() + body
-
-
-async def read_response(reader: asyncio.StreamReader) -> tuple[int, dict[str, str], bytes]:
-    head = await reader.readuntil(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    status = int(lines[0].split(" ", 2)[1])
-    headers = {}
-    for line in lines[1:]:
-        if line:
-            name, _, value = line.partition(":")
-            headers[name.strip().lower()] = value.strip()
-    body = await reader.readexactly(int(headers.get("content-length", "0")))
-    return status, headers, body
-
-
-async def load(port: int, seconds: float, concurrency: int) -> dict[str, float]:
-    """Closed loop: each connection sends a request, waits for the answer, repeats."""
-    payload = request_bytes("POST", "/predict", BODY)
-    latencies: list[float] = []
-    failures = 0
-    stop = time.perf_counter() + seconds
-
-    async def worker() -> None:
-        nonlocal failures
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        try:
-            while time.perf_counter() < stop:
-                started = time.perf_counter()
-                writer.write(payload)
-                status, _, _ = await read_response(reader)
-                latencies.append(time.perf_counter() - started)
-                if status != 200:
-                    failures += 1
-        finally:
-            writer.close()
-
-    started = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    elapsed = time.perf_counter() - started
-    latencies.sort()
-    return {
-        "requests": len(latencies),
-        "failures": failures,
-        "rps": len(latencies) / elapsed,
-        "p50_ms": latencies[len(latencies) // 2] * 1000,
-        "p99_ms": latencies[int(len(latencies) * 0.99) - 1] * 1000,
-    }
 
 
 async def abort_time(
@@ -224,7 +147,7 @@ async def abort_time(
 def table_row(name: str, r: dict[str, float]) -> str:
     return (
         f"| {name:<16} | {r['rps']:>8.0f} | {r['p50_ms']:>7.2f} | {r['p99_ms']:>7.2f} "
-        f"| {int(r['requests']):>8} | {int(r['failures']):>4} |"
+        f"| {int(r['requests']):>8} | {int(r['errors']):>4} |"
     )
 
 
@@ -250,23 +173,26 @@ def main() -> None:
     except ImportError:  # pragma: no cover
         pass
 
+    def predict(port: int, seconds: float) -> dict[str, float]:
+        return asyncio.run(load(port, "/predict", BODY, seconds, args.concurrency))
+
     up_port, up2_port, gw_port = free_port(), free_port(), free_port()
     stable_url = f"http://127.0.0.1:{up_port}"
     procs = [
-        spawn("--upstream", str(up_port)),
-        spawn("--gateway", str(gw_port), "--stable-url", stable_url),
+        spawn(HERE, "--upstream", str(up_port)),
+        spawn(HERE, "--gateway", str(gw_port), "--stable-url", stable_url),
     ]
     try:
         wait_listening(up_port)
         wait_listening(gw_port)
-        asyncio.run(load(up_port, 1.0, args.concurrency))  # warm up both paths
-        asyncio.run(load(gw_port, 1.0, args.concurrency))
+        predict(up_port, 1.0)  # warm up both paths
+        predict(gw_port, 1.0)
         direct, gateway = [], []
         for _ in range(args.rounds):
-            direct.append(asyncio.run(load(up_port, args.seconds, args.concurrency)))
-            gateway.append(asyncio.run(load(gw_port, args.seconds, args.concurrency)))
+            direct.append(predict(up_port, args.seconds))
+            gateway.append(predict(gw_port, args.seconds))
 
-        procs.append(spawn("--upstream", str(up2_port), "--version", "2"))
+        procs.append(spawn(HERE, "--upstream", str(up2_port), "--version", "2"))
         wait_listening(up2_port)
         abort = asyncio.run(abort_time(gw_port, stable_url, f"http://127.0.0.1:{up2_port}"))
     finally:
@@ -278,7 +204,7 @@ def main() -> None:
     def mean(rounds: list[dict[str, float]]) -> dict[str, float]:
         return {k: statistics.fmean(r[k] for r in rounds) for k in rounds[0]} | {
             "requests": sum(r["requests"] for r in rounds),
-            "failures": sum(r["failures"] for r in rounds),
+            "errors": sum(r["errors"] for r in rounds),
         }
 
     d, g = mean(direct), mean(gateway)

@@ -8,8 +8,9 @@ Starts, each in its own process on 127.0.0.1, one uvicorn worker each (uvloop, h
 
 all serving the same scikit-learn ``LogisticRegression`` trained on iris, and drives each
 with single-row requests (``{"instances": [[...]]}``) at concurrency 16 and 64 from a
-closed-loop asyncio load generator (keep-alive connections, raw HTTP/1.1 by default so the
-generator costs little CPU; ``--client httpx`` uses an ``httpx.AsyncClient`` instead).
+closed-loop asyncio load generator (keep-alive connections, raw HTTP/1.1 by default, from
+``_loadgen.py``, so the generator costs little CPU; ``--client httpx`` uses an
+``httpx.AsyncClient`` instead).
 Rounds alternate between targets so drift hits all alike. It also measures the floor: raw
 ``model.predict`` calls per second on one row and on batches of 32 rows.
 
@@ -23,25 +24,21 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve()
+sys.path.insert(0, str(HERE.parent))
+
+from _loadgen import free_port, load, spawn, summarize, wait_listening  # noqa: E402
+
 ROW = [5.1, 3.5, 1.4, 0.2]
 BODY = json.dumps({"instances": [ROW]}).encode()
 V2_BODY = json.dumps(
     {"inputs": [{"name": "input-0", "shape": [1, 4], "datatype": "FP64", "data": ROW}]}
 ).encode()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def train():  # type: ignore[no-untyped-def]
@@ -89,67 +86,7 @@ def run_dockyard(port: int, batching: bool) -> None:
                 loop="uvloop", http="httptools")  # fmt: skip
 
 
-def spawn(*args: str) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    return subprocess.Popen([sys.executable, str(HERE), *args], env=env)
-
-
-def wait_listening(port: int, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"nothing listening on 127.0.0.1:{port} after {timeout}s")
-
-
-# --- the load generator -----------------------------------------------------------------
-
-
-def request_bytes(path: str, body: bytes) -> bytes:
-    head = (
-        f"POST {path} HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n"
-        f"content-length: {len(body)}\r\n\r\n"
-    )
-    return head.encode() + body
-
-
-async def read_response(reader: asyncio.StreamReader) -> int:
-    head = await reader.readuntil(b"\r\n\r\n")
-    lines = head.split(b"\r\n")
-    status = int(lines[0].split(b" ", 2)[1])
-    length = 0
-    for line in lines[1:]:
-        if line[:15].lower() == b"content-length:":
-            length = int(line[15:])
-    await reader.readexactly(length)
-    return status
-
-
-async def load_raw(port: int, path: str, body: bytes, seconds: float, concurrency: int):  # type: ignore[no-untyped-def]
-    payload = request_bytes(path, body)
-    latencies: list[float] = []
-    failures = 0
-    stop = time.perf_counter() + seconds
-
-    async def worker() -> None:
-        nonlocal failures
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        try:
-            while time.perf_counter() < stop:
-                started = time.perf_counter()
-                writer.write(payload)
-                status = await read_response(reader)
-                latencies.append(time.perf_counter() - started)
-                failures += status != 200
-        finally:
-            writer.close()
-
-    started = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return latencies, failures, time.perf_counter() - started
+# --- the httpx load generator (the raw one is _loadgen.load) ----------------------------
 
 
 async def load_httpx(port: int, path: str, body: bytes, seconds: float, concurrency: int):  # type: ignore[no-untyped-def]
@@ -176,16 +113,9 @@ async def load_httpx(port: int, path: str, body: bytes, seconds: float, concurre
 
 
 def measure(client: str, port: int, path: str, body: bytes, seconds: float, conc: int) -> dict:
-    fn = load_httpx if client == "httpx" else load_raw
-    latencies, failures, elapsed = asyncio.run(fn(port, path, body, seconds, conc))
-    latencies.sort()
-    return {
-        "requests": len(latencies),
-        "failures": failures,
-        "rps": len(latencies) / elapsed,
-        "p50_ms": latencies[len(latencies) // 2] * 1000,
-        "p99_ms": latencies[max(0, int(len(latencies) * 0.99) - 1)] * 1000,
-    }
+    if client == "httpx":
+        return summarize(*asyncio.run(load_httpx(port, path, body, seconds, conc)))
+    return asyncio.run(load(port, path, body, seconds, conc))
 
 
 def floor(seconds: float = 1.0) -> dict[str, float]:
@@ -228,9 +158,9 @@ def main() -> None:
 
     ports = {name: free_port() for name in ("baseline", "off", "on")}
     procs = [
-        spawn("--baseline", str(ports["baseline"])),
-        spawn("--dockyard", str(ports["off"]), "--batching", "off"),
-        spawn("--dockyard", str(ports["on"]), "--batching", "on"),
+        spawn(HERE, "--baseline", str(ports["baseline"])),
+        spawn(HERE, "--dockyard", str(ports["off"]), "--batching", "off"),
+        spawn(HERE, "--dockyard", str(ports["on"]), "--batching", "on"),
     ]
     targets = [
         ("hand-written FastAPI", ports["baseline"], "/predict", BODY),
@@ -270,7 +200,7 @@ def main() -> None:
             rps = statistics.fmean(r["rps"] for r in rounds)
             p50 = statistics.fmean(r["p50_ms"] for r in rounds)
             p99 = statistics.fmean(r["p99_ms"] for r in rounds)
-            fails = sum(r["failures"] for r in rounds)
+            fails = sum(r["errors"] for r in rounds)
             print(
                 f"| {conc:>4} | {name:<22} | {rps:>7.0f} | {rps / base:>14.2f}x "
                 f"| {p50:>6.2f} | {p99:>6.2f} | {fails:>4} |"

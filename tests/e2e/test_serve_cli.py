@@ -1,0 +1,95 @@
+"""`dockyard serve` as a user runs it: a registered version answers; unsafe input refused."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from support import free_port
+
+REGISTER = """
+from sklearn.linear_model import LogisticRegression
+from dockyard import register_model
+
+X = [[0.0, 1.0], [1.0, 0.0], [0.1, 0.8], [0.9, 0.2]]
+model = LogisticRegression().fit(X, [0, 1, 0, 1])
+register_model("tiny", model, sample=X, aliases=["production"])
+
+
+class Opaque:
+    def predict(self, rows):
+        return [7 for _ in rows]
+
+
+register_model("opaque", Opaque())
+"""
+
+
+def _start(project: Path, *args: str) -> tuple[subprocess.Popen[str], str]:
+    port = free_port()
+    env = {**os.environ, "DOCKYARD_HOME": str(project), "PYTHONPATH": str(project)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dockyard", "serve", *args, "--port", str(port)],
+        cwd=project,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            if httpx.get(f"{base}/v2/health/ready", timeout=1).status_code == 200:
+                return proc, base
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    return proc, base
+
+
+def test_serve_a_registered_version(cli, project: Path) -> None:
+    (project / "register.py").write_text(REGISTER)
+    subprocess.run([sys.executable, "register.py"], cwd=project, check=True)
+    proc, base = _start(project, "tiny@production")
+    try:
+        assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+        r = httpx.post(f"{base}/predict", json={"instances": [[0.0, 1.0], [1.0, 0.0]]})
+        assert r.status_code == 200
+        assert r.json() == {"predictions": [0, 1], "model": "tiny", "version": 1}
+        assert r.headers["x-model-version"] == "1"
+        bad = httpx.post(f"{base}/predict", json={"instances": [[0.0]]})
+        assert bad.status_code == 400
+        assert "error" in bad.json()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        # uvicorn drains, then re-raises the signal so the exit status tells why it ended
+        assert proc.wait(timeout=30) in (0, -signal.SIGTERM)
+
+
+def test_serve_refuses_a_pickled_model_without_trust(cli, project: Path) -> None:
+    (project / "register.py").write_text(REGISTER)
+    subprocess.run([sys.executable, "register.py"], cwd=project, check=True)
+    refused = cli("serve", "opaque:1", "--port", str(free_port()), ok=False)
+    assert refused.returncode == 1
+    assert "saved with pickle" in refused.stderr
+    assert "trust_pickle" in refused.stderr or "--trust-pickle" in refused.stderr
+
+    proc, base = _start(project, "opaque:1", "--trust-pickle")
+    try:
+        r = httpx.post(f"{base}/predict", json={"instances": [[1.0, 2.0]]})
+        assert r.json()["predictions"] == [7]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+
+
+def test_serve_unknown_model(cli) -> None:
+    proc = cli("serve", "ghost@production", ok=False)
+    assert proc.returncode == 1
+    assert "No model named 'ghost'" in proc.stderr
