@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -139,9 +138,10 @@ def main() -> None:
     import click
 
     from dockyard.errors import DockyardError
+    from dockyard.settings import Settings
 
     argv = sys.argv[1:]
-    debug = "--debug" in argv or os.environ.get("DOCKYARD_DEBUG") == "1"
+    debug = "--debug" in argv or Settings.from_env().debug
     argv = [a for a in argv if a != "--debug"]  # accepted anywhere on the line
     try:
         app(args=argv, prog_name="dockyard", standalone_mode=False)
