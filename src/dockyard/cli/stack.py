@@ -7,6 +7,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
+from dockyard._urls import mask_password
 from dockyard.cli._common import console
 
 app = typer.Typer(
@@ -38,15 +39,9 @@ def list_stacks() -> None:
             name,
             comps["orchestrator"]["flavor"],
             comps["artifact_store"].get("path", comps["artifact_store"]["flavor"]),
-            _mask(comps["metadata_store"].get("url", comps["metadata_store"]["flavor"])),
+            mask_password(comps["metadata_store"].get("url", comps["metadata_store"]["flavor"])),
         )
     console.print(table)
-
-
-def _mask(url: str) -> str:
-    import re
-
-    return re.sub(r"://([^:/@]+):[^@]+@", r"://\1:***@", url)
 
 
 @app.command("show")
@@ -58,7 +53,9 @@ def show(name: str | None = typer.Argument(None, help="Stack (default: the activ
     active = " (active)" if name == config.active_stack else ""
     console.print(f"Stack [bold]{name}[/]{active}")
     for kind, options in comps.items():
-        opts = ", ".join(f"{k}={_mask(str(v))}" for k, v in options.items() if k != "flavor")
+        opts = ", ".join(
+            f"{k}={mask_password(str(v))}" for k, v in options.items() if k != "flavor"
+        )
         console.print(f"  {kind:<15} {options['flavor']}" + (f"  [dim]{opts}[/]" if opts else ""))
 
 

@@ -49,6 +49,7 @@ from typing import Any, ClassVar
 import sqlalchemy as sa
 from sqlalchemy.pool import StaticPool
 
+from dockyard._urls import mask_password
 from dockyard.errors import (
     MetadataError,
     MetadataUnavailableError,
@@ -263,7 +264,7 @@ class SqlMetadataStore(SqlModelRegistryMixin, SqlDeploymentsMixin, MetadataStore
         try:
             self._url = sa.make_url(url)
         except (sa.exc.ArgumentError, ValueError) as exc:
-            shown = re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", str(url))
+            shown = mask_password(str(url))
             raise MetadataError(
                 f"Invalid metadata database URL {shown!r}. Use sqlite:///path/to/metadata.db "
                 "or postgresql+psycopg://user:password@host:5432/db."
