@@ -21,7 +21,7 @@ from pathlib import Path
 import httpx
 
 from dockyard import load_stack
-from dockyard.registry import resolve
+from dockyard.registry import get_model_version
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -78,11 +78,10 @@ def train_and_register() -> int:
     print(f"   run {again.id[:8]}: {hits}/{len(again.steps)} steps from cache")
 
     print("== 3. Register: the model version carries its run, metrics and signature")
-    stack = load_stack()
     version = run.steps["register"].outputs["version"].load()
-    stack.metadata_store.set_alias("iris", "production", version)
-    record = resolve("iris@production", stack.metadata_store)
-    columns = ", ".join(c["name"] for c in (record.signature or {}).get("inputs", []))
+    load_stack().registry_store.set_alias("iris", "production", version)
+    record = get_model_version("iris@production")
+    columns = ", ".join(record.signature.column_names) if record.signature else "-"
     print(f"   iris:{record.version} is production (run {record.run_id[:8]}, inputs: {columns})")
     return int(version)
 
@@ -165,7 +164,7 @@ def canary(stable: int) -> None:
         traffic.join(timeout=10)
     print("   decisions, as recorded:")
     print("   " + dockyard("rollout", "history", "iris-api").strip().replace("\n", "\n   "))
-    now = resolve("iris@production", load_stack().metadata_store).version
+    now = get_model_version("iris@production").version
     print(
         f"   client traffic: {traffic.sent} requests, {traffic.failed} failed, "
         f"answered by version {traffic.by_version}; iris@production is now iris:{now}"

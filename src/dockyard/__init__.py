@@ -18,6 +18,8 @@ _EXPORTS = {
     "Run": "dockyard.pipelines.runs",
     "load_stack": "dockyard.stacks.stack",
     "register_model": "dockyard.registry.model",
+    "load_model": "dockyard.registry.model",
+    "get_model_version": "dockyard.registry.model",
     "Model": "dockyard.registry.model",
     "DockyardError": "dockyard.errors",
 }
@@ -28,6 +30,8 @@ __all__ = [
     "Pipeline",
     "Run",
     "Step",
+    "get_model_version",
+    "load_model",
     "load_stack",
     "pipeline",
     "register_model",
@@ -39,7 +43,7 @@ if TYPE_CHECKING:
     from dockyard.pipelines.pipeline import Pipeline, pipeline
     from dockyard.pipelines.runs import Run
     from dockyard.pipelines.step import Step, step
-    from dockyard.registry.model import Model, register_model
+    from dockyard.registry.model import Model, get_model_version, load_model, register_model
     from dockyard.stacks.stack import load_stack
 
 

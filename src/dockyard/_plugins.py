@@ -3,13 +3,16 @@
 Built-in components are registered through dockyard's own ``pyproject.toml`` exactly like
 third-party ones, so the core never imports an adapter by name. The groups are:
 
-==========================  ==============================================
-``dockyard.orchestrators``  :class:`dockyard.orchestrators.Orchestrator`
-``dockyard.artifact_stores`` :class:`dockyard.artifacts.ArtifactStore`
-``dockyard.metadata_stores`` :class:`dockyard.metadata.MetadataStore`
-``dockyard.materializers``  :class:`dockyard.artifacts.Materializer`
-``dockyard.runtimes``       model runtimes (serving)
-==========================  ==============================================
+===============================  ======================================================
+``dockyard.stack_kinds``         :class:`dockyard.stacks.kinds.ComponentKind` (more kinds)
+``dockyard.orchestrators``       :class:`dockyard.orchestrators.Orchestrator`
+``dockyard.artifact_stores``     :class:`dockyard.artifacts.ArtifactStore`
+``dockyard.metadata_stores``     :class:`dockyard.metadata.MetadataStore`
+``dockyard.registry_stores``     :class:`dockyard.registry.ModelRegistryStore`
+``dockyard.deployment_stores``   :class:`dockyard.rollout.DeploymentStore`
+``dockyard.materializers``       :class:`dockyard.artifacts.Materializer`
+``dockyard.framework_adapters``  :class:`dockyard.runtime.FrameworkAdapter` (model frameworks)
+===============================  ======================================================
 """
 
 from __future__ import annotations
@@ -21,11 +24,14 @@ from typing import Any
 from dockyard.errors import UnknownComponentError
 
 GROUPS = (
+    "dockyard.stack_kinds",
     "dockyard.orchestrators",
     "dockyard.artifact_stores",
     "dockyard.metadata_stores",
+    "dockyard.registry_stores",
+    "dockyard.deployment_stores",
     "dockyard.materializers",
-    "dockyard.runtimes",
+    "dockyard.framework_adapters",
 )
 
 

@@ -31,6 +31,7 @@ branch, and where the meaning fits, the class also derives from the matching bui
     ├── ServingError
     │   └── InvalidInputError (ValueError)  client input that does not fit the signature
     └── RolloutError
+        └── StaleStateError                 a deployment's state changed since it was read
 
 A message says what failed, the offending value, and what to do about it.
 """
@@ -156,3 +157,11 @@ class InvalidInputError(ServingError, ValueError):
 
 class RolloutError(DockyardError):
     """A deployment or rollout cannot do what was asked."""
+
+
+class StaleStateError(RolloutError):
+    """A deployment's state changed since it was read (its revision moved on)."""
+
+    def __init__(self, message: str, *, current_revision: int = 0) -> None:
+        super().__init__(message)
+        self.current_revision = current_revision

@@ -13,7 +13,7 @@ from sklearn.linear_model import LogisticRegression
 
 from dockyard import register_model
 from dockyard.errors import RolloutError
-from dockyard.registry import resolve
+from dockyard.registry import get_model_version
 from dockyard.rollout import RolloutSpec, deploy, down
 from dockyard.stacks.stack import clear_cache, load_stack
 from support import free_port
@@ -62,11 +62,11 @@ def test_canary_from_python(models) -> None:
     try:
         assert final.phase == "completed", [e.reason for e in events]
         assert [e.kind for e in events][-1] == "alias"
-        assert resolve("flower@production", load_stack().metadata_store).version == 2
+        assert get_model_version("flower@production").version == 2
         assert answers
         assert set(answers) == {200}
         with pytest.raises(RolloutError, match="in use by deployment 'flower-api'"):
             deploy("other-api", "flower:2", port=port)
     finally:
         down("flower-api")
-    assert load_stack().metadata_store.list_deployments() == []
+    assert load_stack().deployment_store.list_deployments() == []

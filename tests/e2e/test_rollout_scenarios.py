@@ -158,13 +158,22 @@ class Project:
     @property
     def store(self) -> Any:
         if self._store is None:
-            from dockyard.metadata.sql_store import SqlMetadataStore
+            from dockyard.db.engine import Database
 
-            self._store = SqlMetadataStore(f"sqlite:///{self.root}/.dockyard/metadata.db")
-        return self._store
+            self._store = Database(f"sqlite:///{self.root}/.dockyard/metadata.db")
+        from dockyard.rollout.sql_store import SqlDeploymentStore
+
+        return SqlDeploymentStore(self._store)
+
+    @property
+    def registry(self) -> Any:
+        from dockyard.registry.sql_store import SqlRegistryStore
+
+        self.store  # noqa: B018 - opens the database
+        return SqlRegistryStore(self._store)
 
     def state(self, name: str) -> Any:
-        from dockyard.rollout.controller import RolloutState
+        from dockyard.rollout.machine import RolloutState
 
         return RolloutState.from_dict(self.store.get_deployment(name).state)
 
@@ -255,7 +264,7 @@ def test_good_canary_is_promoted_with_zero_failed_requests(proj: Project) -> Non
     assert advances == [10.0, 25.0, 50.0]
     kinds = [e.kind for e in proj.events("api")]
     assert kinds[-2:] == ["complete", "alias"]
-    assert proj.store.resolve_alias("churn", "production") == v2
+    assert proj.registry.resolve_alias("churn", "production") == v2
     assert len(answers) > 200 and traffic.failed() == []
     assert {a.backend for a in answers} == {str(v1), str(v2)}
     from dockyard.rollout.supervisor import pid_alive
@@ -289,7 +298,7 @@ def test_failing_candidate_is_rolled_back_and_failover_hides_it(proj: Project) -
     # judged at its first step: no advance ever happened
     assert [e.figures.get("weight") for e in proj.events("api") if e.kind == "advance"] == [25.0]
     assert traffic.failed() == []
-    assert proj.store.resolve_alias("churn", "production") == v1
+    assert proj.registry.resolve_alias("churn", "production") == v1
 
 
 # 3 ----------------------------------------------------------------------------------------

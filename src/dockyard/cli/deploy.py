@@ -24,11 +24,11 @@ _STACK = typer.Option(None, "--stack", "-s", help="Stack whose metadata store to
 
 # helpers --------------------------------------------------------------------------------
 def _store(stack_name: str | None) -> Any:
-    return stack(stack_name).metadata_store
+    return stack(stack_name).deployment_store
 
 
 def _state(record: Any) -> Any:
-    from dockyard.rollout.controller import RolloutState
+    from dockyard.rollout.machine import RolloutState
 
     return RolloutState.from_dict(record.state)
 

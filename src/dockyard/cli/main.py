@@ -110,27 +110,10 @@ def step_run(
     stack_name: str | None = typer.Option(None, "--stack", "-s"),
 ) -> None:
     """Execute exactly one step of a planned run in this process."""
-    from dockyard.cli._common import stack
-    from dockyard.errors import RecordNotFoundError
-    from dockyard.pipelines.execution import RunContext, execute_step
-    from dockyard.pipelines.plan import RunPlan
+    from dockyard.pipelines import run_step
 
-    s = stack(stack_name)
-    record = s.metadata_store.get_run(run_id)
-    plan = RunPlan.from_dict(record.spec)
-    if step not in plan.invocations:
-        raise RecordNotFoundError(
-            f"Run {record.id[:8]} has no step {step!r}. Its steps: {', '.join(plan.invocations)}."
-        )
-    ctx = RunContext(
-        run_id=record.id,
-        plan=plan,
-        artifact_store=s.artifact_store,
-        metadata=s.metadata_store,
-        materializers=s.materializers,
-    )
-    result = execute_step(ctx, step)
-    console.print(f"Step {step} of run {record.id[:8]}: {result.status}")
+    result = run_step(run_id, step, stack_name)
+    console.print(f"Step {step} of run {result.run_id[:8]}: {result.status}")
 
 
 def main() -> None:

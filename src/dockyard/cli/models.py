@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 from rich.table import Table
 
 from dockyard.cli._common import ago, console, stack
-from dockyard.metadata.registry import ModelRegistryStore
+
+if TYPE_CHECKING:
+    from dockyard.registry.store import ModelRegistryStore
 
 app = typer.Typer(help="Inspect and manage registered models.", no_args_is_help=True)
 
 
 def _registry(stack_name: str | None) -> ModelRegistryStore:
-    from dockyard.registry.model import registry_store
-
-    return registry_store(stack(stack_name).metadata_store)
+    return stack(stack_name).registry_store
 
 
 @app.command("list")
@@ -71,15 +73,14 @@ def show(
     console.print(f"  produced by  run {(v.run_id or '-')[:8]} step {v.step or '-'}")
     for key, value in v.metrics.items():
         console.print(f"  metric       {key} = {_num(value)}")
-    if v.signature:
-        inputs = v.signature.get("inputs") or []
-        cols = ", ".join(f"{c.get('name')}:{c.get('dtype')}" for c in inputs)
+    if v.signature is not None:
+        sig = v.signature
+        cols = ", ".join(f"{c.name}:{c.dtype}" for c in sig.inputs)
+        if not cols and sig.n_features:
+            cols = f"{sig.n_features} features (no names)"
         console.print(f"  inputs       {cols or '-'}")
-        outputs = v.signature.get("outputs") or []
-        if outputs:
-            console.print(
-                "  outputs      " + ", ".join(f"{c.get('name')}:{c.get('dtype')}" for c in outputs)
-            )
+        if sig.outputs:
+            console.print("  outputs      " + ", ".join(f"{o.name}:{o.dtype}" for o in sig.outputs))
     reqs = ", ".join(f"{k}=={x}" for k, x in v.requirements.items())
     console.print(f"  requires     {reqs}")
     if v.run_id and v.step:
@@ -119,15 +120,9 @@ def delete(
     stack_name: str | None = typer.Option(None, "--stack", "-s"),
 ) -> None:
     """Delete a model version (refused while an alias or a deployment uses it)."""
-    from dockyard.errors import RegistryError
+    from dockyard.registry import delete_model_version
     from dockyard.registry.refs import ModelRef
 
     parsed = ModelRef.parse(ref)
-    if parsed.version is None:
-        raise RegistryError(f"Name the version to delete: {parsed.name}:VERSION, not {ref!r}.")
-    from dockyard.registry.model import check_not_deployed
-
-    store = _registry(stack_name)
-    check_not_deployed(stack(stack_name).metadata_store, parsed.name, parsed.version)
-    store.delete_model_version(parsed.name, parsed.version)
+    delete_model_version(parsed, stack(stack_name))
     console.print(f"Deleted {parsed.name}:{parsed.version}.")

@@ -41,20 +41,14 @@ def serve(
     """Serve a model version: Open Inference Protocol (V2) routes, POST /predict,
     /docs, /metrics, with adaptive micro-batching."""
     from dockyard.cli._common import stack
-    from dockyard.registry.model import load_model
-    from dockyard.registry.signature import Signature
+    from dockyard.runtime.model import load_runtime
     from dockyard.serving.app import ServeConfig
-    from dockyard.serving.runtime import ModelRuntime
     from dockyard.serving.server import serve as run_server
     from dockyard.settings import Settings
 
     s = stack(stack_name)
     trust = trust_pickle or Settings.from_env().trust_pickle
-    record, model = load_model(ref, s, trust_pickle=trust)
-    signature = Signature.from_dict(record.signature) if record.signature else None
-    runtime = ModelRuntime(
-        model, signature, name=record.name, version=record.version, predict_proba=predict_proba
-    )
+    runtime = load_runtime(ref, s, trust_pickle=trust, predict_proba=predict_proba)
     config = ServeConfig(
         max_batch_size=max_batch_size,
         max_latency_ms=max_latency_ms,
@@ -65,8 +59,8 @@ def serve(
     )
     s.close()  # the service needs nothing more from the stores
     console.print(
-        f"Serving [bold]{record.ref}[/] on http://{host}:{port}  "
-        f"(V2: /v2/models/{record.name}/infer, plain: /predict, docs: /docs, metrics: /metrics; "
+        f"Serving [bold]{runtime.label}[/] on http://{host}:{port}  "
+        f"(V2: /v2/models/{runtime.name}/infer, plain: /predict, docs: /docs, metrics: /metrics; "
         f"{workers} worker{'s' if workers > 1 else ''}, pid {os.getpid()})"
     )
     run_server([runtime], config, host=host, port=port, workers=workers)

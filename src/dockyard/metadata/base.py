@@ -5,7 +5,7 @@ frozen records below (never ORM objects), so callers cannot reach into tables.
 
 Example::
 
-    store = SqlMetadataStore(url="sqlite:///:memory:")
+    store = SqlMetadataStore("sqlite:///:memory:")
     run = store.create_run("training", spec={...}, params={"C": 0.5}, stack="default")
     art = ArtifactDraft(uri="file:///…/ab12", content_hash="ab12…", size=10,
                         data_type="builtins.dict", materializer="builtins",
@@ -174,6 +174,14 @@ class MetadataStore(ABC):
     @abstractmethod
     def get_artifact(self, artifact_id: str) -> ArtifactRecord:
         """By id or unique prefix; raises RecordNotFoundError."""
+
+    @abstractmethod
+    def record_artifact(self, draft: ArtifactDraft) -> ArtifactRecord:
+        """Record an artifact outside a step run (a registered model, for instance).
+
+        Idempotent: the same bytes, type and materializer give back the record already
+        there (its ``id`` is derived from them).
+        """
 
     @abstractmethod
     def get_lineage(self, artifact_id: str) -> Lineage:

@@ -1,62 +1,29 @@
-"""The SQL metadata store: SQLite by default, PostgreSQL for teams.
+"""The SQL metadata store: runs, step runs, artifacts and lineage on a :class:`Database`.
 
-``SqlMetadataStore(url)`` opens (and creates or upgrades) the database at ``url``:
+``SqlMetadataStore(database)`` keeps the metadata context's records in the tables of
+:mod:`dockyard.metadata.tables`, over the shared kernel (:class:`dockyard.db.Database`:
+engine, transactions, clock, migrations). ``SqlMetadataStore("sqlite:///...")`` opens a
+database of its own, for scripts and tests.
 
-- ``sqlite:///.dockyard/metadata.db``: a file, in WAL mode, safe from many threads and
-  processes; the parent folder is created.
-- ``sqlite:///:memory:``: one shared in-memory connection, for tests.
-- ``postgresql+psycopg://user:password@host:5432/db``: for teams.
-
-Every call uses its own pooled connection and transaction and returns frozen records
-from :mod:`dockyard.metadata.base`. Writes go through SQLAlchemy Core (the ORM classes
-in :mod:`dockyard.metadata.models` only describe the tables): the per-step cost is a
-handful of statements in one transaction.
-
-Schema versions
----------------
-The schema is owned by the Alembic migrations in ``dockyard/metadata/migrations``. On
-open, the store reads ``alembic_version`` with a plain query: at :data:`HEAD_REVISION`
-it does nothing more (Alembic is not even imported). An empty or older database is
-upgraded to head; a revision this dockyard does not know (a newer dockyard wrote it)
-raises :class:`~dockyard.errors.SchemaVersionError`.
-
-Adding a migration (e.g. ``0002`` for the model registry):
-
-1. Change or add the models in ``models.py``.
-2. Add ``migrations/versions/0002_<what>.py`` with ``revision = "0002"`` and
-   ``down_revision = "0001"``. Write the operations out (``op.create_table``,
-   ``op.add_column``...); on SQLite wrap column changes in ``op.batch_alter_table``.
-   The file name starts with the revision id. To draft the operations, run
-   ``alembic.autogenerate.produce_migrations`` against a database at the previous head.
-3. Set :data:`HEAD_REVISION` below to ``"0002"``.
-4. The unit tests check that :data:`HEAD_REVISION` is Alembic's head and that an
-   upgraded empty database matches the models exactly.
+Every call uses its own pooled connection and transaction (or joins the caller's
+``database.transaction()``) and returns frozen records from :mod:`dockyard.metadata.base`.
+Writes go through SQLAlchemy Core: the per-step cost is a handful of statements in one
+transaction.
 """
 
 from __future__ import annotations
 
 import re
-import sqlite3
-import threading
-import time
 import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, contextmanager, nullcontext
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 import sqlalchemy as sa
-from sqlalchemy.pool import StaticPool
 
-from dockyard._urls import mask_password
-from dockyard.errors import (
-    MetadataError,
-    MetadataUnavailableError,
-    RecordNotFoundError,
-    SchemaVersionError,
-)
-from dockyard.metadata import models
+from dockyard.db.engine import Database
+from dockyard.errors import MetadataError, RecordNotFoundError
+from dockyard.metadata import tables
 from dockyard.metadata.base import (
     ArtifactDraft,
     ArtifactRecord,
@@ -67,15 +34,8 @@ from dockyard.metadata.base import (
     StepRunRecord,
     StepStatus,
 )
-from dockyard.metadata.sql_deployments import SqlDeploymentsMixin
-from dockyard.metadata.sql_registry import SqlModelRegistryMixin
 
-#: The newest schema revision this dockyard knows (the last file in migrations/versions).
-HEAD_REVISION = "0003"
-#: Where the Alembic scripts live (``env.py`` and ``versions/``).
-MIGRATIONS_DIR = Path(__file__).with_name("migrations")
-
-_MIGRATION_LOCK = threading.Lock()
+__all__ = ["SqlMetadataStore"]
 
 MIN_PREFIX = 4
 _HEX = re.compile(r"^[0-9a-f]+$")
@@ -84,173 +44,27 @@ _STEP_STATUSES = frozenset(("running", "completed", "cached", "failed", "skipped
 #: Step statuses whose outputs a later run may reuse.
 _REUSABLE = ("completed", "cached")
 
-_pipelines = models.pipelines
-_runs = models.runs
-_steps = models.step_runs
-_logs = models.step_logs
-_artifacts = models.artifacts
-_lineage = models.lineage
+_pipelines = tables.pipelines
+_runs = tables.runs
+_steps = tables.step_runs
+_logs = tables.step_logs
+_artifacts = tables.artifacts
+_lineage = tables.lineage
 
 _RUNS_HINT = "List runs with: dockyard runs list"
 _ARTIFACTS_HINT = "Artifact ids are shown by: dockyard runs show RUN_ID"
 
 
-def mask_url(url: str | sa.URL) -> str:
-    """``url`` with its password replaced by ``***`` (unchanged when it has none)."""
-    parsed = sa.make_url(url)
-    if parsed.password is None:
-        # Rendering would percent-escape the path (sqlite:///%3Amemory%3A); keep it as given.
-        return str(url) if isinstance(url, str) else url.render_as_string()
-    return parsed.render_as_string(hide_password=True)
-
-
-# schema ---------------------------------------------------------------------------------
-def read_revisions(conn: sa.Connection) -> list[str]:
-    """The revisions stamped in ``alembic_version`` ([] for an empty database)."""
-    if not sa.inspect(conn).has_table("alembic_version"):
-        return []
-    return list(conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalars())
-
-
-def alembic_config(connection: sa.Connection | None = None) -> Any:
-    """An Alembic ``Config`` built in code (no alembic.ini), bound to ``connection``."""
-    from alembic.config import Config
-
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS_DIR).replace("%", "%%"))
-    config.attributes["connection"] = connection
-    return config
-
-
-def known_revisions() -> set[str]:
-    """Every revision id in the migration scripts (imports Alembic)."""
-    from alembic.script import ScriptDirectory
-
-    script = ScriptDirectory.from_config(alembic_config())
-    return {rev.revision for rev in script.walk_revisions()}
-
-
-def upgrade_schema(engine: sa.Engine, display_url: str = "") -> None:
-    """Bring the database to :data:`HEAD_REVISION`, or refuse one from a newer dockyard.
-
-    Raises:
-        SchemaVersionError: the database carries a revision these migrations do not know.
-    """
-    from alembic import command
-
-    # Alembic keeps its migration context in module globals: one upgrade at a time per
-    # process. Across processes, the database's own lock does the same (see env.py).
-    with _MIGRATION_LOCK, engine.connect() as conn:
-        if conn.dialect.name == "sqlite":
-            # Take the write lock first so concurrent openers migrate one at a time; the
-            # later ones then find the schema at head and do nothing.
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
-        current = read_revisions(conn)
-        if current == [HEAD_REVISION]:
-            conn.rollback()
-            return
-        unknown = sorted(set(current) - known_revisions())
-        if unknown:
-            conn.rollback()
-            where = f" at {mask_url(display_url)}" if display_url else ""
-            raise SchemaVersionError(
-                f"The metadata database{where} is at schema revision {', '.join(unknown)}, "
-                f"newer than this dockyard knows (newest known: {HEAD_REVISION}); a newer "
-                "dockyard wrote it. Upgrade dockyard (pip install -U dockyard)."
-            )
-        command.upgrade(alembic_config(conn), "head")
-        conn.commit()
-
-
-# engines --------------------------------------------------------------------------------
-def _is_memory(url: sa.URL) -> bool:
-    db = url.database or ""
-    return db in ("", ":memory:") or db.startswith("file::memory:") or "mode=memory" in db
-
-
-def _sqlite_engine(url: sa.URL, *, busy_timeout_s: float, echo: bool) -> sa.Engine:
-    memory = _is_memory(url)
-    if memory:
-        engine = sa.create_engine(
-            url, poolclass=StaticPool, connect_args={"check_same_thread": False}, echo=echo
-        )
-    else:
-        if url.database and not url.database.startswith("file:"):
-            Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = sa.create_engine(
-            url,
-            connect_args={"check_same_thread": False, "timeout": busy_timeout_s},
-            echo=echo,
-        )
-
-    busy_ms = int(busy_timeout_s * 1000)
-
-    @sa.event.listens_for(engine, "connect")
-    def _pragmas(dbapi_conn: Any, _record: Any) -> None:
-        cursor = dbapi_conn.cursor()
-        cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
-        if not memory:
-            # WAL: readers never block the writer; NORMAL is durable across app crashes
-            # and needs no fsync per commit.
-            _enable_wal(cursor, busy_timeout_s)
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA foreign_keys=ON")  # replacing a step run cascades
-        cursor.close()
-
-    return engine
-
-
-def _enable_wal(cursor: Any, timeout_s: float) -> None:
-    """Switch the file to WAL (persistent). Retried: the switch does not wait on
-    ``busy_timeout`` when several connections open a brand-new file at once."""
-    deadline = time.monotonic() + timeout_s
-    delay = 0.002
-    while True:
-        try:
-            if str(cursor.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
-                cursor.execute("PRAGMA journal_mode=WAL")
-            return
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) or time.monotonic() > deadline:
-                raise
-            time.sleep(delay)
-            delay = min(delay * 2, 0.1)
-
-
-def _create_engine(url: sa.URL, options: Mapping[str, Any]) -> sa.Engine:
-    echo = bool(options.get("echo", False))
-    if url.get_backend_name() == "sqlite":
-        return _sqlite_engine(
-            url, busy_timeout_s=float(options.get("busy_timeout_s", 30.0)), echo=echo
-        )
-    connect_args: dict[str, Any] = {}
-    if url.get_backend_name() == "postgresql":
-        connect_args["connect_timeout"] = max(1, round(float(options.get("connect_timeout_s", 3))))
-    return sa.create_engine(url, pool_pre_ping=True, connect_args=connect_args, echo=echo)
-
-
-def _reason(exc: BaseException) -> str:
-    """The driver's one-line reason for a failed connection ("connection refused")."""
-    orig = getattr(exc, "orig", None) or exc
-    lines = [line.strip() for line in str(orig).splitlines() if line.strip()]
-    if not lines:
-        return type(orig).__name__
-    for line in lines:
-        if "refused" in line.lower():
-            return "connection refused"
-    return lines[0].rstrip(".")
-
-
 # the store ------------------------------------------------------------------------------
-class SqlMetadataStore(SqlModelRegistryMixin, SqlDeploymentsMixin, MetadataStore):
-    """Metadata on SQLAlchemy: SQLite (file or memory) or PostgreSQL.
+class SqlMetadataStore(MetadataStore):
+    """Runs, step runs, artifacts and lineage on SQLAlchemy (SQLite or PostgreSQL).
 
     Args:
-        url: an SQLAlchemy URL, e.g. ``sqlite:///.dockyard/metadata.db`` or
-            ``postgresql+psycopg://user:pw@host/db``.
-        **options: ``busy_timeout_s`` (SQLite, default 30), ``connect_timeout_s``
-            (PostgreSQL, default 3), ``echo``. Unknown options are ignored, so a stack
-            file can carry options for other stores.
+        database: the shared :class:`~dockyard.db.Database`, or a URL to open one for
+            this store alone (``sqlite:///.dockyard/metadata.db``,
+            ``postgresql+psycopg://user:pw@host/db``).
+        **options: database options when ``database`` is a URL (see
+            :class:`~dockyard.db.Database`); unknown options are ignored.
 
     Raises:
         MetadataUnavailableError: the database cannot be reached.
@@ -258,100 +72,19 @@ class SqlMetadataStore(SqlModelRegistryMixin, SqlDeploymentsMixin, MetadataStore
     """
 
     flavor: ClassVar[str] = "sql"
-    HEAD_REVISION: ClassVar[str] = HEAD_REVISION
 
-    def __init__(self, url: str, **options: Any) -> None:
-        try:
-            self._url = sa.make_url(url)
-        except (sa.exc.ArgumentError, ValueError) as exc:
-            shown = mask_password(str(url))
-            raise MetadataError(
-                f"Invalid metadata database URL {shown!r}. Use sqlite:///path/to/metadata.db "
-                "or postgresql+psycopg://user:password@host:5432/db."
-            ) from exc
-        self._masked_url = mask_url(str(url))
-        try:
-            self._engine = _create_engine(self._url, options)
-        except (ImportError, sa.exc.NoSuchModuleError) as exc:  # drivers are optional extras
-            raise MetadataUnavailableError(
-                f"Cannot open the metadata database at {self._masked_url}: its driver is not "
-                f"installed ({exc}). For PostgreSQL: pip install 'dockyard[postgres]'."
-            ) from exc
-        self._dialect = self._engine.dialect.name
-        # One shared in-memory connection cannot hold two transactions at once.
-        self._lock: AbstractContextManager[Any] = (
-            threading.RLock() if isinstance(self._engine.pool, StaticPool) else nullcontext()
+    def __init__(self, database: Database | str, **options: Any) -> None:
+        self._owns_database = not isinstance(database, Database)
+        self.database = (
+            database if isinstance(database, Database) else Database(database, **options)
         )
-        self._clock_lock = threading.Lock()
-        self._last_time = datetime.min.replace(tzinfo=UTC)
-        self._insert_pipeline = self._insert_ignore(_pipelines)
-        self._insert_artifact = self._insert_ignore(_artifacts)
-        self._open()
+        self._insert_pipeline = self.database.insert_ignore(_pipelines)
+        self._insert_artifact = self.database.insert_ignore(_artifacts)
 
     def __repr__(self) -> str:
-        return f"SqlMetadataStore({self._masked_url!r})"
+        return f"SqlMetadataStore({self.database.url!r})"
 
     # plumbing -----------------------------------------------------------------------
-    def _open(self) -> None:
-        try:
-            with self._lock, self._engine.connect() as conn:
-                current = read_revisions(conn)
-            if current != [HEAD_REVISION]:
-                with self._lock:
-                    upgrade_schema(self._engine, self._masked_url)
-        except (sa.exc.OperationalError, sa.exc.DatabaseError) as exc:
-            # DatabaseError: e.g. the SQLite file is not a database.
-            self._engine.dispose()
-            raise self._unavailable(exc) from exc
-        except BaseException:
-            self._engine.dispose()
-            raise
-
-    def _unavailable(self, exc: BaseException) -> MetadataUnavailableError:
-        masked = self._masked_url
-        if self._dialect == "postgresql":
-            fix = (
-                "Check that PostgreSQL is running and the URL in the stack's "
-                "metadata_store is right."
-            )
-        else:
-            fix = "Check the URL in the stack's metadata_store and that the file is writable."
-        return MetadataUnavailableError(
-            f"Cannot reach the metadata database at {masked}: {_reason(exc)}. {fix}"
-        )
-
-    @contextmanager
-    def _tx(self) -> Iterator[sa.Connection]:
-        """One connection and transaction: committed on success, rolled back on error."""
-        with self._lock:
-            try:
-                conn = self._engine.connect()
-            except sa.exc.OperationalError as exc:
-                raise self._unavailable(exc) from exc
-            with conn, conn.begin():
-                yield conn
-
-    def _now(self) -> datetime:
-        """UTC now, strictly increasing within this store so order by time is stable."""
-        with self._clock_lock:
-            now = datetime.now(UTC)
-            if now <= self._last_time:
-                now = self._last_time + timedelta(microseconds=1)
-            self._last_time = now
-            return now
-
-    def _insert_ignore(self, table: sa.Table) -> sa.Executable:
-        """INSERT that skips rows whose key exists (a race-free upsert-or-keep)."""
-        if self._dialect == "sqlite":
-            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-            return sqlite_insert(table).on_conflict_do_nothing()
-        if self._dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-            return pg_insert(table).on_conflict_do_nothing()
-        return table.insert().prefix_with("IGNORE", dialect="mysql")
-
     def _find_one(
         self, conn: sa.Connection, table: sa.Table, ident: str, what: str, hint: str
     ) -> sa.Row[Any]:
@@ -364,7 +97,7 @@ class SqlMetadataStore(SqlModelRegistryMixin, SqlDeploymentsMixin, MetadataStore
             )
         if not _HEX.match(key):
             raise RecordNotFoundError(f"No {what} matches {ident!r}. {hint}")
-        if len(key) == models.ID_LENGTH:
+        if len(key) == tables.ID_LENGTH:
             rows = conn.execute(sa.select(table).where(table.c.id == key)).all()
         else:
             stmt = sa.select(table).where(table.c.id.like(key + "%")).limit(2)
@@ -380,7 +113,7 @@ class SqlMetadataStore(SqlModelRegistryMixin, SqlDeploymentsMixin, MetadataStore
         return rows[0]
 
     def _run_id(self, conn: sa.Connection, run_id: str) -> str:
-        if len(run_id) == models.ID_LENGTH:
+        if len(run_id) == tables.ID_LENGTH:
             return run_id
         return str(self._find_one(conn, _runs, run_id, "run", _RUNS_HINT).id)
 
@@ -395,9 +128,9 @@ class SqlMetadataStore(SqlModelRegistryMixin, SqlDeploymentsMixin, MetadataStore
             stack=stack,
             params=dict(params),
             spec=dict(spec),
-            created_at=self._now(),
+            created_at=self.database.now(),
         )
-        with self._tx() as conn:
+        with self.database.transaction() as conn:
             conn.execute(self._insert_pipeline, {"name": pipeline, "created_at": record.created_at})
             conn.execute(
                 _runs.insert(),
@@ -420,8 +153,8 @@ class SqlMetadataStore(SqlModelRegistryMixin, SqlDeploymentsMixin, MetadataStore
             raise MetadataError(
                 f"Unknown run status {status!r}: use one of {', '.join(sorted(_RUN_STATUSES))}."
             )
-        ended = None if status == "running" else self._now()
-        with self._tx() as conn:
+        ended = None if status == "running" else self.database.now()
+        with self.database.transaction() as conn:
             full_id = self._run_id(conn, run_id)
             result = conn.execute(
                 _runs.update()
@@ -432,7 +165,7 @@ class SqlMetadataStore(SqlModelRegistryMixin, SqlDeploymentsMixin, MetadataStore
                 raise RecordNotFoundError(f"No run matches {run_id!r}. {_RUNS_HINT}")
 
     def get_run(self, run_id: str) -> RunRecord:
-        with self._tx() as conn:
+        with self.database.transaction() as conn:
             return _run_record(self._find_one(conn, _runs, run_id, "run", _RUNS_HINT))
 
     def list_runs(self, *, pipeline: str | None = None, limit: int = 50) -> list[RunRecord]:
@@ -441,7 +174,7 @@ class SqlMetadataStore(SqlModelRegistryMixin, SqlDeploymentsMixin, MetadataStore
         stmt = sa.select(_runs).order_by(_runs.c.created_at.desc()).limit(limit)
         if pipeline is not None:
             stmt = stmt.where(_runs.c.pipeline == pipeline)
-        with self._tx() as conn:
+        with self.database.transaction() as conn:
             return [_run_record(row) for row in conn.execute(stmt)]
 
     # step runs ----------------------------------------------------------------------
@@ -466,7 +199,7 @@ class SqlMetadataStore(SqlModelRegistryMixin, SqlDeploymentsMixin, MetadataStore
                 f"Unknown step status {status!r} for step {name!r}: use one of "
                 f"{', '.join(sorted(_STEP_STATUSES))}."
             )
-        now = self._now()
+        now = self.database.now()
         step_id = uuid.uuid4().hex
         input_ids = dict(inputs or {})
         output_ids: dict[str, str] = {}
@@ -474,7 +207,7 @@ class SqlMetadataStore(SqlModelRegistryMixin, SqlDeploymentsMixin, MetadataStore
         referenced = set(input_ids.values())
         for out, value in (outputs or {}).items():
             if isinstance(value, ArtifactDraft):
-                aid = models.artifact_id(value.content_hash, value.data_type, value.materializer)
+                aid = tables.artifact_id(value.content_hash, value.data_type, value.materializer)
                 new_artifacts.setdefault(aid, _artifact_row(aid, value, now))
                 output_ids[out] = aid
             else:
@@ -489,7 +222,7 @@ class SqlMetadataStore(SqlModelRegistryMixin, SqlDeploymentsMixin, MetadataStore
         edges = _edges(step_id, "input", input_ids) + _edges(step_id, "output", output_ids)
 
         try:
-            with self._tx() as conn:
+            with self.database.transaction() as conn:
                 if referenced:
                     _check_artifacts_exist(conn, referenced, run_id, name)
                 # Cascades to the old record's lineage and logs (a resumed run re-executes).
@@ -520,7 +253,7 @@ class SqlMetadataStore(SqlModelRegistryMixin, SqlDeploymentsMixin, MetadataStore
                 if logs:
                     conn.execute(_logs.insert(), {"step_run_id": step_id, "text": logs})
         except sa.exc.IntegrityError as exc:
-            with self._tx() as conn:
+            with self.database.transaction() as conn:
                 exists = conn.execute(sa.select(_runs.c.id).where(_runs.c.id == run_id)).first()
             if exists is None:
                 raise RecordNotFoundError(
@@ -546,7 +279,7 @@ class SqlMetadataStore(SqlModelRegistryMixin, SqlDeploymentsMixin, MetadataStore
         )
 
     def get_step_run(self, run_id: str, name: str) -> StepRunRecord:
-        with self._tx() as conn:
+        with self.database.transaction() as conn:
             full_id = self._run_id(conn, run_id)
             rows = conn.execute(
                 _STEP_WITH_EDGES.where(_steps.c.run_id == full_id, _steps.c.name == name).order_by(
@@ -563,7 +296,7 @@ class SqlMetadataStore(SqlModelRegistryMixin, SqlDeploymentsMixin, MetadataStore
         return _step_records(rows)[0]
 
     def list_step_runs(self, run_id: str) -> list[StepRunRecord]:
-        with self._tx() as conn:
+        with self.database.transaction() as conn:
             full_id = self._run_id(conn, run_id)
             rows = conn.execute(
                 _STEP_WITH_EDGES.where(_steps.c.run_id == full_id).order_by(
@@ -575,7 +308,7 @@ class SqlMetadataStore(SqlModelRegistryMixin, SqlDeploymentsMixin, MetadataStore
         return _step_records(rows)
 
     def get_step_logs(self, run_id: str, name: str) -> str:
-        with self._tx() as conn:
+        with self.database.transaction() as conn:
             full_id = self._run_id(conn, run_id)
             row = conn.execute(
                 sa.select(_steps.c.id, _logs.c.text)
@@ -597,7 +330,7 @@ class SqlMetadataStore(SqlModelRegistryMixin, SqlDeploymentsMixin, MetadataStore
             .limit(1)
             .scalar_subquery()
         )
-        with self._tx() as conn:
+        with self.database.transaction() as conn:
             rows = conn.execute(
                 _STEP_WITH_EDGES.where(_steps.c.id == latest).order_by(_lineage.c.position)
             ).all()
@@ -605,12 +338,19 @@ class SqlMetadataStore(SqlModelRegistryMixin, SqlDeploymentsMixin, MetadataStore
 
     # artifacts ----------------------------------------------------------------------
     def get_artifact(self, artifact_id: str) -> ArtifactRecord:
-        with self._tx() as conn:
+        with self.database.transaction() as conn:
             row = self._find_one(conn, _artifacts, artifact_id, "artifact", _ARTIFACTS_HINT)
         return _artifact_record(row)
 
+    def record_artifact(self, draft: ArtifactDraft) -> ArtifactRecord:
+        aid = tables.artifact_id(draft.content_hash, draft.data_type, draft.materializer)
+        with self.database.transaction() as conn:
+            conn.execute(self._insert_artifact, _artifact_row(aid, draft, self.database.now()))
+            row = conn.execute(sa.select(_artifacts).where(_artifacts.c.id == aid)).one()
+        return _artifact_record(row)
+
     def get_lineage(self, artifact_id: str) -> Lineage:
-        with self._tx() as conn:
+        with self.database.transaction() as conn:
             artifact = self._find_one(conn, _artifacts, artifact_id, "artifact", _ARTIFACTS_HINT)
             rows = conn.execute(
                 sa.select(_lineage.c.direction, _steps.c.run_id, _steps.c.name, _steps.c.id)
@@ -629,10 +369,11 @@ class SqlMetadataStore(SqlModelRegistryMixin, SqlDeploymentsMixin, MetadataStore
 
     # lifecycle ----------------------------------------------------------------------
     def describe(self) -> dict[str, Any]:
-        return {"flavor": self.flavor, "url": self._masked_url}
+        return {"flavor": self.flavor, **self.database.describe()}
 
     def close(self) -> None:
-        self._engine.dispose()
+        if self._owns_database:
+            self.database.close()
 
 
 # rows <-> records -----------------------------------------------------------------------

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from dockyard.artifacts.base import ArtifactStore
     from dockyard.artifacts.materializers.registry import MaterializerRegistry
     from dockyard.pipelines.step import Step
+    from dockyard.stacks.stack import Stack
 
 
 @dataclass
@@ -36,9 +37,7 @@ class RunContext:
 
     run_id: str
     plan: RunPlan
-    artifact_store: ArtifactStore
-    metadata: MetadataStore
-    materializers: MaterializerRegistry
+    stack: Stack
     #: Step objects from tracing; a fresh process resolves them from ``Invocation.source``.
     steps: dict[str, Step] = field(default_factory=dict)
     #: Artifacts this process already knows, by id (saves a query per input).
@@ -46,6 +45,18 @@ class RunContext:
     #: invocation -> output name -> artifact id, filled as steps finish.
     outputs: dict[str, dict[str, str]] = field(default_factory=dict)
     sleep: Callable[[float], None] = time.sleep
+
+    @property
+    def artifact_store(self) -> ArtifactStore:
+        return self.stack.artifact_store
+
+    @property
+    def metadata(self) -> MetadataStore:
+        return self.stack.metadata_store
+
+    @property
+    def materializers(self) -> MaterializerRegistry:
+        return self.stack.materializers
 
     def step_for(self, inv: Invocation) -> Step:
         step = self.steps.get(inv.name)
@@ -88,6 +99,8 @@ class StepContext:
     artifact_store: ArtifactStore
     metadata: MetadataStore
     materializers: MaterializerRegistry
+    #: The stack the run uses: the other contexts' stores (e.g. ``registry_store``).
+    stack: Stack
 
 
 _STEP_CONTEXT: contextvars.ContextVar[StepContext | None] = contextvars.ContextVar(
@@ -205,6 +218,7 @@ def execute_step(ctx: RunContext, name: str) -> StepRunRecord:
         artifact_store=ctx.artifact_store,
         metadata=ctx.metadata,
         materializers=ctx.materializers,
+        stack=ctx.stack,
     )
     attempts = [0]
     token = _STEP_CONTEXT.set(step_context)
@@ -286,3 +300,33 @@ def _error_text(exc: BaseException) -> str:
     if isinstance(exc, StepFailed) and cause is not None:
         return "".join(traceback.format_exception(cause)).rstrip()
     return f"{type(exc).__name__}: {exc}"
+
+
+def run_step(run_id: str, step: str, stack: Stack | str | None = None) -> StepRunRecord:
+    """Execute exactly one step of a planned run in this process, and record it.
+
+    What ``dockyard step run --run RUN --step STEP`` does, and what external
+    orchestrators (Dask, Airflow, Kubeflow) call on their workers: the plan is read from
+    the metadata store, the step found again by its recorded source, its inputs loaded
+    from the artifacts of upstream steps, and the step executed (or served from the
+    cache) by :func:`execute_step`.
+
+    Args:
+        run_id: the run (or a unique prefix of its id), created by planning the pipeline.
+        step: the step invocation's name in the plan (``train``, ``train_2``...).
+        stack: the stack whose stores hold the run (default: the active one).
+
+    Raises:
+        RecordNotFoundError: no such run, or the run has no such step.
+        StepFailed: the user's function raised (its exception is the ``__cause__``).
+    """
+    from dockyard.stacks.stack import Stack, load_stack
+
+    s = stack if isinstance(stack, Stack) else load_stack(stack)
+    record = s.metadata_store.get_run(run_id)
+    plan = RunPlan.from_dict(record.spec)
+    if step not in plan.invocations:
+        raise RecordNotFoundError(
+            f"Run {record.id[:8]} has no step {step!r}. Its steps: {', '.join(plan.invocations)}."
+        )
+    return execute_step(RunContext(run_id=record.id, plan=plan, stack=s), step)

@@ -216,9 +216,7 @@ def execute_plan(
     ctx = RunContext(
         run_id=record.id,
         plan=plan,
-        artifact_store=stack.artifact_store,
-        metadata=metadata,
-        materializers=stack.materializers,
+        stack=stack,
         steps=dict(steps or {}),
     )
     driver = _Driver(ctx, stack, progress)

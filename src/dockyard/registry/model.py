@@ -1,4 +1,10 @@
-"""Registering models: ``register_model(...)`` in a step, or a step returning ``Model``."""
+"""The registry's Python API: register, look up, load and delete model versions.
+
+``register_model(...)`` in a step (or a step returning ``Model``) records the next version
+with its run, step, metrics, requirements and signature; ``get_model_version(ref)`` is
+its record, ``load_model(ref)`` the model object itself (the active stack by default,
+as MLflow users expect).
+"""
 
 from __future__ import annotations
 
@@ -10,13 +16,23 @@ from typing import TYPE_CHECKING, Any
 
 from dockyard.errors import RegistryError
 from dockyard.metadata.base import ArtifactDraft
-from dockyard.metadata.registry import ModelRegistryStore, ModelVersionRecord
 from dockyard.pipelines.artifact_io import load_value, save_value
 from dockyard.pipelines.execution import StepContext, get_step_context
 from dockyard.registry.refs import ModelRef, resolve
+from dockyard.registry.signature import Signature
+from dockyard.registry.store import ModelVersionRecord, VersionUsers
 
 if TYPE_CHECKING:
     from dockyard.stacks.stack import Stack
+
+__all__ = [
+    "Model",
+    "delete_model_version",
+    "get_model_version",
+    "load_model",
+    "register_model",
+    "requirements_for",
+]
 
 #: Libraries whose versions a loaded model commonly depends on.
 _COMMON = ("numpy", "scipy", "pandas", "scikit-learn", "skops", "pyarrow")
@@ -42,14 +58,15 @@ def _import_name(dist: str) -> str:
     return {"scikit-learn": "sklearn"}.get(dist, dist)
 
 
-def _signature(signature: Any, sample: Any, model: Any) -> dict[str, Any] | None:
-    """The given signature, or one inferred from ``sample`` and the model's answers to it."""
-    if signature is not None:
-        return dict(signature.to_dict() if hasattr(signature, "to_dict") else signature)
-    if sample is None:
-        return None
-    from dockyard.registry.signature import infer_signature
+def _signature(signature: Any, sample: Any, model: Any) -> Signature | None:
+    """The given signature, one inferred from ``sample`` and the model's answers to it,
+    or (without a sample) what the fitted model says of its inputs."""
+    from dockyard.registry.signature import infer_signature, signature_from_model
 
+    if signature is not None:
+        return signature if isinstance(signature, Signature) else Signature.from_dict(signature)
+    if sample is None:
+        return signature_from_model(model)
     answers = None
     predict = getattr(model, "predict", None)
     if callable(predict):
@@ -58,7 +75,7 @@ def _signature(signature: Any, sample: Any, model: Any) -> dict[str, Any] | None
             answers = predict(head)
         except Exception:  # the output type stays unknown; the inputs still count
             answers = None
-    return infer_signature(sample, y=answers).to_dict()
+    return infer_signature(sample, y=answers)
 
 
 def _clean_metrics(metrics: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -75,20 +92,17 @@ def _clean_metrics(metrics: Mapping[str, Any] | None) -> dict[str, Any]:
     return out
 
 
-def registry_store(store: Any) -> ModelRegistryStore:
-    """The metadata store as the registry port (RegistryError if it has no registry)."""
-    if not isinstance(store, ModelRegistryStore):
-        raise RegistryError(
-            f"The metadata store {type(store).__name__} does not support the model registry."
-        )
-    return store
+def _stack(stack: Stack | str | None) -> Stack:
+    from dockyard.stacks.stack import Stack, load_stack
+
+    return stack if isinstance(stack, Stack) else load_stack(stack)
 
 
 def _record(
     name: str,
     draft: ArtifactDraft,
     model: Any,
-    store: ModelRegistryStore,
+    stack: Stack,
     context: StepContext | None,
     *,
     metrics: Mapping[str, Any] | None,
@@ -97,18 +111,24 @@ def _record(
     description: str | None,
     aliases: Iterable[str],
 ) -> ModelVersionRecord:
-    record = store.create_model_version(
-        name,
-        artifact=draft,
-        run_id=context.run_id if context else None,
-        step=context.step if context else None,
-        metrics=_clean_metrics(metrics),
-        signature=_signature(signature, sample, model),
-        requirements=requirements_for(model),
-        description=description,
-    )
-    for alias in aliases:
-        store.set_alias(name, alias, record.version)
+    signature = _signature(signature, sample, model)
+    requirements = requirements_for(model)
+    clean = _clean_metrics(metrics)
+    registry = stack.registry_store
+    with stack.transaction():  # the artifact and the version: both or neither
+        artifact = stack.metadata_store.record_artifact(draft)
+        record = registry.create_model_version(
+            name,
+            artifact_id=artifact.id,
+            run_id=context.run_id if context else None,
+            step=context.step if context else None,
+            metrics=clean,
+            signature=signature,
+            requirements=requirements,
+            description=description,
+        )
+        for alias in aliases:
+            registry.set_alias(name, alias, record.version)
     if context is not None:
         print(f"[dockyard] registered model {record.ref}")
     return record
@@ -134,27 +154,19 @@ def register_model(
     Args:
         metrics: numbers to compare versions by (``{"auc": 0.91}``).
         signature: a :class:`~dockyard.registry.signature.Signature` (or its dict).
-        sample: training inputs (DataFrame, array, rows) to infer the signature from.
+        sample: training inputs (DataFrame, array, rows) to infer the signature from;
+            without one, the fitted model's ``feature_names_in_`` / ``n_features_in_``
+            give the inputs.
         aliases: aliases to point at the new version (``["staging"]``).
     """
     context = get_step_context()
-    if context is not None:
-        store, artifacts, materializers = (
-            context.metadata,
-            context.artifact_store,
-            context.materializers,
-        )
-    else:
-        from dockyard.stacks.stack import Stack, load_stack
-
-        s = stack if isinstance(stack, Stack) else load_stack(stack)
-        store, artifacts, materializers = s.metadata_store, s.artifact_store, s.materializers
-    draft = save_value(model, artifacts, materializers)
+    s = context.stack if context is not None else _stack(stack)
+    draft = save_value(model, s.artifact_store, s.materializers)
     return _record(
         name,
         draft,
         model,
-        registry_store(store),
+        s,
         context,
         metrics=metrics,
         signature=signature,
@@ -203,7 +215,7 @@ class Model:
                 output,
                 draft,
                 self.obj,
-                registry_store(context.metadata),
+                context.stack,
                 context,
                 metrics=self.metrics,
                 signature=self.signature,
@@ -218,30 +230,59 @@ class Model:
         return f"Model({type(self.obj).__name__})"
 
 
-def check_not_deployed(store: Any, name: str, version: int) -> None:
-    """Refuse to touch a version a deployment serves (stable, candidate or shadow)."""
-    from dockyard.metadata.deployments import DeploymentStore
+def get_model_version(ref: str | ModelRef, stack: Stack | str | None = None) -> ModelVersionRecord:
+    """The record of the version ``ref`` names (``churn``, ``churn:3``, ``churn@production``).
 
-    if not isinstance(store, DeploymentStore):
-        return
-    ref = f"{name}:{version}"
-    for deployment in store.list_deployments():
-        served = {deployment.state.get("stable_ref"), deployment.state.get("candidate_ref")}
-        if ref in served:
-            raise RegistryError(
-                f"Model version {ref} is served by deployment {deployment.name!r}; take it "
-                f"down first (dockyard deployments down {deployment.name}) or roll out "
-                f"another version."
-            )
+    Raises:
+        ModelNotFoundError: no such model, version or alias.
+    """
+    return resolve(ref, _stack(stack).registry_store)
 
 
 def load_model(
-    ref: str | ModelRef, stack: Stack, *, trust_pickle: bool = False
-) -> tuple[ModelVersionRecord, Any]:
-    """Resolve ``ref`` and load the model object from the artifact store."""
-    record = resolve(ref, registry_store(stack.metadata_store))
+    ref: str | ModelRef, stack: Stack | str | None = None, *, trust_pickle: bool = False
+) -> Any:
+    """The model object of the version ``ref`` names, from the stack's artifact store.
+
+    Example::
+
+        model = dockyard.load_model("churn@production")
+        model.predict(X)
+
+    Raises:
+        ModelNotFoundError: no such model, version or alias.
+        UnsafeArtifactError: the model was pickled and ``trust_pickle`` was not given.
+    """
+    s = _stack(stack)
+    return load_version(get_model_version(ref, s), s, trust_pickle=trust_pickle)
+
+
+def load_version(record: ModelVersionRecord, stack: Stack, *, trust_pickle: bool = False) -> Any:
+    """The model object of a version record (when the record is already at hand)."""
     artifact = stack.metadata_store.get_artifact(record.artifact_id)
-    model = load_value(
+    return load_value(
         artifact, stack.artifact_store, stack.materializers, trust_pickle=trust_pickle
     )
-    return record, model
+
+
+def delete_model_version(ref: str | ModelRef, stack: Stack | str | None = None) -> None:
+    """Delete one version (``churn:3``), refused while anything uses it.
+
+    Raises:
+        RegistryError: ``ref`` names no exact version, an alias points at it, or a
+            deployment (any :class:`~dockyard.registry.store.VersionUsers`) uses it.
+    """
+    parsed = ModelRef.parse(ref) if isinstance(ref, str) else ref
+    if parsed.version is None:
+        raise RegistryError(f"Name the version to delete: {parsed.name}:VERSION, not {str(ref)!r}.")
+    s = _stack(stack)
+    store = s.registry_store
+    store.get_model_version(parsed.name, parsed.version)  # ModelNotFoundError first
+    for users in s.components_implementing(VersionUsers):
+        who = users.versions_in_use(parsed.name).get(parsed.version)
+        if who:
+            raise RegistryError(
+                f"Model version {parsed} is in use by {', '.join(who)}; stop that first "
+                "or roll out another version."
+            )
+    store.delete_model_version(parsed.name, parsed.version)

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 
 from dockyard.errors import RegistryError
-from dockyard.metadata.registry import ModelRegistryStore, ModelVersionRecord
+from dockyard.registry.store import ModelRegistryStore, ModelVersionRecord
 
 _REF = re.compile(
     r"^(?P<name>[A-Za-z0-9_.\-]+)(?::(?P<version>\d+)|@(?P<alias>[A-Za-z0-9_.\-]+))?$"

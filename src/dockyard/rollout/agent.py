@@ -6,12 +6,13 @@ one process:
 - the **gateway** (uvicorn in a thread, :func:`~dockyard.rollout.gateway.create_gateway_app`
   over an in-process :class:`~dockyard.rollout.routing.RouteTableRef`) on the
   deployment's port;
-- the **controller** (:class:`~dockyard.rollout.runner.Controller`), ticking every
+- the **controller** (:class:`~dockyard.rollout.controller.Controller`), ticking every
   ``POLL_S``: operator commands (``rollout promote|abort|retry``, ``deployments down``)
   are left in the metadata store by the CLI and taken here on the next tick, so they
   work even while the agent restarts, and an abort reaches traffic within one tick;
-- the **supervisor** (:class:`~dockyard.rollout.supervisor.Supervisor`) of the serve
-  processes, one per model version.
+- the **supervisor** (:class:`~dockyard.rollout.supervisor.Supervisor`, the local
+  :class:`~dockyard.rollout.target.DeployTarget`) of the serve processes, one per model
+  version.
 
 The agent writes a heartbeat (its pid and the time) to the store every second. Killed
 with SIGKILL, it leaves the serve processes running; the next agent adopts them from
@@ -31,7 +32,10 @@ import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from dockyard.rollout.store import DeploymentRecord
 
 __all__ = ["POLL_S", "agent_alive", "run_agent", "spawn_agent"]
 
@@ -43,7 +47,7 @@ HEARTBEAT_S = 1.0
 STALE_S = 5.0
 
 
-def agent_alive(record: Any) -> bool:
+def agent_alive(record: DeploymentRecord) -> bool:
     """Whether the agent recorded on a deployment record is running."""
     from dockyard.rollout.supervisor import pid_alive
 
@@ -100,9 +104,9 @@ class _Gateway:
 
 def run_agent(name: str, *, stack_name: str | None = None) -> int:
     """Run the agent of deployment ``name`` until it is brought down or signalled."""
+    from dockyard.rollout.controller import Controller
     from dockyard.rollout.gateway import create_gateway_app
     from dockyard.rollout.metrics import RolloutMetrics
-    from dockyard.rollout.runner import Controller
     from dockyard.rollout.supervisor import Supervisor
     from dockyard.stacks.stack import load_stack
 
@@ -110,7 +114,7 @@ def run_agent(name: str, *, stack_name: str | None = None) -> int:
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     stack = load_stack(stack_name)
-    store: Any = stack.metadata_store
+    store = stack.deployment_store
     record = store.get_deployment(name)
     if agent_alive(record) and record.agent_pid != os.getpid():
         log.info("deployment %s already has an agent (pid %s)", name, record.agent_pid)
@@ -122,7 +126,7 @@ def run_agent(name: str, *, stack_name: str | None = None) -> int:
 
     metrics = RolloutMetrics()
     supervisor = Supervisor(log_dir=log_dir(stack.root, name))
-    controller = Controller(name, store, metrics, supervisor)
+    controller = Controller(name, store, stack.registry_store, metrics, supervisor)
     controller.load()
     store.heartbeat(name, os.getpid())
     log.info(

@@ -29,13 +29,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from dockyard.errors import RecordNotFoundError, RolloutError
-from dockyard.rollout.controller import RolloutState, new_rollout
+from dockyard.errors import RecordNotFoundError, RolloutError, StaleStateError
+from dockyard.rollout.machine import RolloutState, new_rollout
 from dockyard.rollout.spec import RolloutSpec
 
 if TYPE_CHECKING:
-    from dockyard.metadata.deployments import DeploymentRecord, RolloutEventRecord
-    from dockyard.metadata.registry import ModelVersionRecord
+    from dockyard.registry.store import ModelVersionRecord
+    from dockyard.rollout.store import DeploymentRecord, RolloutEventRecord
     from dockyard.stacks.stack import Stack
 
 EventCallback = Callable[["RolloutEventRecord"], None]
@@ -63,10 +63,10 @@ def _stack(stack: str | Stack | None) -> Stack:
 def signature_problem(stable: ModelVersionRecord, candidate: ModelVersionRecord) -> str | None:
     """Why ``candidate``'s inputs do not fit ``stable``'s (None when they do)."""
     old, new = stable.signature, candidate.signature
-    if not old or not new:
+    if old is None or new is None:
         return None
-    old_in = [(c.get("name"), c.get("dtype")) for c in old.get("inputs") or ()]
-    new_in = [(c.get("name"), c.get("dtype")) for c in new.get("inputs") or ()]
+    old_in = [(c.name, c.dtype) for c in old.inputs]
+    new_in = [(c.name, c.dtype) for c in new.inputs]
     if old_in and new_in and old_in != new_in:
         missing = [f"{n} ({t})" for n, t in old_in if (n, t) not in new_in]
         extra = [f"{n} ({t})" for n, t in new_in if (n, t) not in old_in]
@@ -78,9 +78,8 @@ def signature_problem(stable: ModelVersionRecord, candidate: ModelVersionRecord)
         if not parts:
             parts.append("the same columns in another order")
         return "; ".join(parts)
-    old_n, new_n = old.get("n_features"), new.get("n_features")
-    if old_n and new_n and old_n != new_n:
-        return f"stable takes {old_n} features, the candidate {new_n}"
+    if old.n_features and new.n_features and old.n_features != new.n_features:
+        return f"stable takes {old.n_features} features, the candidate {new.n_features}"
     return None
 
 
@@ -98,7 +97,7 @@ def ensure_agent(name: str, stack: str | Stack | None = None) -> None:
     from dockyard.rollout.agent import agent_alive, spawn_agent
 
     s = _stack(stack)
-    if not agent_alive(s.metadata_store.get_deployment(name)):
+    if not agent_alive(s.deployment_store.get_deployment(name)):
         spawn_agent(name, s.root, s.name)
 
 
@@ -117,13 +116,12 @@ def start(
         RolloutError: the port is taken, a rollout is in progress, the candidate's
             signature is incompatible with the stable version's, ...
     """
-    from dockyard.metadata.deployments import StaleStateError
     from dockyard.registry import resolve
 
     spec = spec or RolloutSpec.from_cli()
     s = _stack(stack)
-    store = s.metadata_store
-    version = resolve(model, store)
+    store = s.deployment_store
+    version = resolve(model, s.registry_store)
     now = time.time()
     try:
         record = store.get_deployment(name)
@@ -149,7 +147,7 @@ def start(
             )
         current = RolloutState.from_dict(record.state)
         if current.stable is not None and version.name == current.model:
-            stable = store.get_model_version(current.model, current.stable)
+            stable = s.registry_store.get_model_version(current.model, current.stable)
             problem = signature_problem(stable, version)
             if problem:
                 raise RolloutError(
@@ -181,7 +179,7 @@ def follow(
     stack: str | Stack | None = None,
 ) -> RolloutState:
     """Report decisions as they are taken until the rollout ends (or ``timeout_s``)."""
-    store = _stack(stack).metadata_store
+    store = _stack(stack).deployment_store
     deadline = time.monotonic() + timeout_s
     last = after
     while True:
@@ -238,7 +236,7 @@ def command(name: str, kind: str, *, stack: str | Stack | None = None) -> int:
     Returns the id of the last event before it, to follow its effect from.
     """
     s = _stack(stack)
-    store = s.metadata_store
+    store = s.deployment_store
     store.get_deployment(name)  # RecordNotFoundError with the hint
     events = store.list_events(name, limit=1)
     store.set_command(name, {"kind": kind, "at": time.time()})
@@ -266,7 +264,7 @@ def down(name: str, *, timeout_s: float = 30.0, stack: str | Stack | None = None
     from dockyard.rollout.agent import agent_alive
     from dockyard.rollout.supervisor import pid_alive
 
-    store = _stack(stack).metadata_store
+    store = _stack(stack).deployment_store
     record = store.get_deployment(name)
     if agent_alive(record):
         store.set_command(name, {"kind": "down", "at": time.time()})

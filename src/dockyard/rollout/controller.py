@@ -1,539 +1,211 @@
-"""The rollout controller: a pure state machine, and the runner that does its I/O.
+"""The :class:`Controller`: carries out the rollout state machine's decisions.
 
-:func:`step` is the whole policy and does no I/O: given the stored state, the analysis
-verdict (when one was due), the time, an operator command and whether the candidate is
-ready, it returns the next state and the decisions taken. It is tested transition by
-transition; the :class:`~dockyard.rollout.runner.Controller` only feeds it and carries out what the new
-state says (route table, processes, alias), so a restarted controller that reads the
-stored state back does exactly what the old one would have done.
-
-Phases::
-
-    starting ──ready──> progressing (canary) ──pass, next step < 100──> progressing
-       │                  │  inconclusive: wait (window kept), fail: count, new window
-       │                  ├─pass, next step = 100──> completed
-       │                  └─failures = failure_limit──> rolled_back
-       ├──ready──> baking (blue/green) ──bake over──> switched ──pass──> completed
-       │                                                └─failures──> rolled_back
-       ├──ready──> shadowing ──pass──> shadow_passed (waits for promote)
-       │                └─failures──> rolled_back
-       └──ready──> completed (direct)
-
-    any active phase ──abort──> aborted        any active phase ──promote──> completed
-    aborted | rolled_back ──retry──> starting
-
-On completion the candidate becomes the stable version, the alias moves to it, and the
-old stable version keeps serving for ``drain_s`` before it is stopped. The old version
-stays warm during the whole rollout, so a rollback or an abort is one route change.
+The policy is :func:`dockyard.rollout.machine.decide` (pure); this module is the I/O
+around it: the stored state and events, the deploy target, the metrics, the routes and
+the model alias.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+import logging
+import time
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
 
-from dockyard.errors import RolloutError
-from dockyard.rollout.analysis import AnalysisConfig, Outcome, Verdict
-from dockyard.rollout.spec import RolloutSpec
-
-__all__ = [
-    "ACTIVE_PHASES",
-    "Decision",
-    "RolloutState",
-    "due",
-    "new_rollout",
-    "step",
-]
-
-ACTIVE_PHASES = frozenset(
-    {"starting", "progressing", "baking", "switched", "shadowing", "shadow_passed"}
+from dockyard.errors import DockyardError, StaleStateError
+from dockyard.rollout.analysis import Verdict
+from dockyard.rollout.machine import (
+    Decision,
+    RolloutState,
+    analysis_config,
+    decide,
+    due,
 )
-TERMINAL_PHASES = frozenset({"completed", "rolled_back", "aborted"})
-#: Phases whose end is decided by an analysis verdict.
-JUDGED_PHASES = frozenset({"progressing", "switched", "shadowing"})
-#: How soon an inconclusive window is looked at again (at most the interval).
-RECHECK_S = 2.0
-COMMANDS = ("promote", "abort", "retry")
+
+if TYPE_CHECKING:
+    from dockyard.registry.store import ModelRegistryStore
+    from dockyard.rollout.metrics import RolloutMetrics
+    from dockyard.rollout.routing import RouteTable, RouteTableRef
+    from dockyard.rollout.store import DeploymentStore
+    from dockyard.rollout.target import DeployTarget
+
+__all__ = ["Controller"]
+
+log = logging.getLogger("dockyard.rollout")
 
 
-@dataclass(frozen=True)
-class Decision:
-    """One decision: a kind (``advance``, ``wait``, ``rollback``...), why, the figures."""
+# the runner -----------------------------------------------------------------------------
+class Controller:
+    """Carries out the state machine for one deployment: the only part that does I/O.
 
-    kind: str
-    reason: str
-    figures: Mapping[str, Any] = field(default_factory=dict)
-    #: The analysis window restarts (a new step, a new judgment after a failure).
-    new_window: bool = False
-
-
-@dataclass(frozen=True)
-class RolloutState:
-    """Everything the controller needs to carry on after a restart (stored as JSON).
-
-    ``stable`` and ``candidate`` are model version numbers of ``model``. ``weight`` is the
-    candidate's percent of traffic, ``mirror`` the shadow's. ``step_started_at`` opens the
-    current analysis window; ``next_check_at`` is when the next verdict is due.
-    ``retiring`` lists old versions still draining: ``{"version": 3, "until": t}``.
-    ``backends`` is the supervisor's record: ``{"3": {"port": 8001, "pid": 123}}``.
-    """
-
-    model: str
-    stable: int | None = None
-    candidate: int | None = None
-    phase: str = "starting"
-    spec: Mapping[str, Any] = field(default_factory=lambda: RolloutSpec("direct").to_dict())
-    step_index: int = -1
-    weight: float = 0.0
-    mirror: float = 0.0
-    step_started_at: float | None = None
-    next_check_at: float | None = None
-    failures: int = 0
-    inconclusive: int = 0
-    last_verdict: Mapping[str, Any] | None = None
-    next_decision: str = ""
-    retiring: tuple[Mapping[str, Any], ...] = ()
-    alias_moved: bool = True
-    backends: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
-    rollout: int = 0
-    started_at: float | None = None
-    ended_at: float | None = None
-
-    @property
-    def rollout_spec(self) -> RolloutSpec:
-        return RolloutSpec.from_dict(self.spec)
-
-    @property
-    def active(self) -> bool:
-        return self.phase in ACTIVE_PHASES
-
-    def ref(self, version: int | None) -> str | None:
-        return None if version is None else f"{self.model}:{version}"
-
-    def replace(self, **changes: Any) -> RolloutState:
-        return dataclasses.replace(self, **changes)
-
-    def to_dict(self) -> dict[str, Any]:
-        data = dataclasses.asdict(self)
-        data["spec"] = dict(self.spec)
-        data["retiring"] = [dict(r) for r in self.retiring]
-        data["backends"] = {k: dict(v) for k, v in self.backends.items()}
-        # What other contexts read (the registry refuses to delete a served version).
-        data["stable_ref"] = self.ref(self.stable)
-        data["candidate_ref"] = self.ref(self.candidate)
-        return data
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> RolloutState:
-        names = {f.name for f in dataclasses.fields(cls)}
-        kwargs = {k: v for k, v in data.items() if k in names}
-        kwargs["retiring"] = tuple(dict(r) for r in kwargs.get("retiring", ()))
-        try:
-            return cls(**kwargs)
-        except TypeError as exc:
-            raise RolloutError(f"Stored rollout state is not readable: {exc}") from None
-
-    # what the runner carries out -------------------------------------------------------
-    def routes(self) -> dict[str, Any]:
-        """Who gets traffic: ``{"stable", "candidate", "weight", "shadow", "mirror"}``."""
-        cand = self.candidate if self.phase in ("progressing", "baking", "switched") else None
-        shadow = self.candidate if self.phase in ("shadowing", "shadow_passed") else None
-        return {
-            "stable": self.stable,
-            "candidate": cand,
-            "weight": self.weight if cand is not None else 0.0,
-            "shadow": shadow,
-            "mirror": self.mirror if shadow is not None else 0.0,
-        }
-
-    def wanted_versions(self, now: float) -> list[int]:
-        """The versions that must be running now: stable, candidate, and the draining."""
-        wanted: list[int] = []
-        if self.stable is not None:
-            wanted.append(self.stable)
-        if self.candidate is not None and self.active:
-            wanted.append(self.candidate)
-        for r in self.retiring:
-            if float(r["until"]) > now and int(r["version"]) not in wanted:
-                wanted.append(int(r["version"]))
-        return wanted
-
-
-def due(state: RolloutState, now: float) -> bool:
-    """Whether a verdict is due now (the runner then analyses the current window)."""
-    return (
-        state.phase in JUDGED_PHASES
-        and state.next_check_at is not None
-        and now >= state.next_check_at
-    )
-
-
-def analysis_config(state: RolloutState) -> AnalysisConfig:
-    spec = state.rollout_spec
-    return spec.post_switch_analysis() if state.phase == "switched" else spec.analysis
-
-
-# transitions ----------------------------------------------------------------------------
-def new_rollout(
-    current: RolloutState | None,
-    model: str,
-    version: int,
-    spec: RolloutSpec,
-    now: float,
-) -> tuple[RolloutState, list[Decision]]:
-    """Start rolling ``model:version`` out (or the first deployment when ``current`` is None).
-
-    Raises:
-        RolloutError: a rollout is in progress, the version is already stable, or the
-            model differs from the deployment's.
-    """
-    if current is None or current.stable is None:
-        spec = dataclasses.replace(spec, strategy="direct")
-        state = RolloutState(
-            model=model,
-            candidate=version,
-            phase="starting",
-            spec=spec.to_dict(),
-            rollout=(current.rollout + 1) if current else 1,
-            started_at=now,
-            next_decision=f"start {model}:{version}, then send it all traffic",
-            backends=current.backends if current else {},
-        )
-        return state, [Decision("start", f"first deployment of {model}:{version}", {})]
-    if current.active:
-        raise RolloutError(
-            f"A rollout of {current.ref(current.candidate)} is in progress ({current.phase}). "
-            "Wait for it to finish, or end it first with: dockyard rollout promote NAME "
-            "or dockyard rollout abort NAME."
-        )
-    if model != current.model:
-        raise RolloutError(
-            f"This deployment serves model {current.model!r}; {model}:{version} is another "
-            "model. Deploy it under another deployment name."
-        )
-    if version == current.stable:
-        raise RolloutError(
-            f"{model}:{version} is already the stable version of this deployment; "
-            "nothing to roll out."
-        )
-    state = current.replace(
-        candidate=version,
-        phase="starting",
-        spec=spec.to_dict(),
-        step_index=-1,
-        weight=0.0,
-        mirror=0.0,
-        step_started_at=None,
-        next_check_at=None,
-        failures=0,
-        inconclusive=0,
-        last_verdict=None,
-        rollout=current.rollout + 1,
-        started_at=now,
-        ended_at=None,
-        next_decision=f"start {model}:{version} next to {model}:{current.stable}",
-    )
-    figures = {"stable": current.stable, "candidate": version, "strategy": spec.strategy}
-    return state, [
-        Decision("start", f"{spec.strategy} rollout of {model}:{version} started", figures)
-    ]
-
-
-def step(
-    state: RolloutState,
-    verdict: Verdict | None,
-    now: float,
-    command: str | None = None,
-    *,
-    ready: bool = False,
-) -> tuple[RolloutState, list[Decision]]:
-    """One move of the state machine (pure: no I/O, no clock).
+    Every :meth:`tick` reads the stored state (and any operator command), lets the
+    deploy target bring the wanted versions up or down, asks for a verdict when one is
+    due, calls :func:`~dockyard.rollout.machine.decide`, points the route table at the result, saves the state, appends
+    every decision as an event, and moves the model alias on completion. All of it is
+    driven by the stored state, so a new controller on the same store resumes exactly.
 
     Args:
-        state: The current state.
-        verdict: The analysis of the current window, when :func:`due` said one was due.
-        now: The time (seconds since the epoch).
-        command: An operator command: ``promote``, ``abort`` or ``retry``.
-        ready: The candidate's process answers its readiness check.
-
-    Returns:
-        The next state and the decisions taken (empty when nothing changed).
+        name: The deployment.
+        store: Where state and events live (the rollout context's store).
+        registry: Where the model alias is moved on completion.
+        metrics: The gateway's live figures.
+        target: Runs the versions (the local
+            :class:`~dockyard.rollout.supervisor.Supervisor`, or another
+            :class:`~dockyard.rollout.target.DeployTarget`).
+        routes: The gateway's table holder; created on the first table when ``None``.
+        hooks: Extra analysis checks.
+        clock: Seconds since the epoch (tests pass a fake one).
     """
-    if command is not None:
-        return _command(state, command, now, ready)
-    if state.phase == "starting":
-        return _start(state, now) if ready else (state, [])
-    if state.phase == "baking" and state.next_check_at is not None and now >= state.next_check_at:
-        return _switch(state, now)
-    if not due(state, now) or verdict is None:
-        return state, []
-    return _judge(state, verdict, now)
 
+    def __init__(
+        self,
+        name: str,
+        store: DeploymentStore,
+        registry: ModelRegistryStore,
+        metrics: RolloutMetrics,
+        target: DeployTarget,
+        *,
+        routes: RouteTableRef | None = None,
+        hooks: Iterable[Callable[..., Any]] = (),
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.name = name
+        self.store = store
+        self.registry = registry
+        self.metrics = metrics
+        self.target = target
+        self.routes = routes
+        self.hooks = tuple(hooks)
+        self.clock = clock
+        self.revision = 0
+        self.state: RolloutState | None = None
+        self.down_requested = False
 
-def _command(
-    state: RolloutState, command: str, now: float, ready: bool
-) -> tuple[RolloutState, list[Decision]]:
-    if command not in COMMANDS:
-        return state, [Decision("reject", f"unknown command {command!r}")]
-    if command == "retry":
-        if state.phase not in ("aborted", "rolled_back") or state.candidate is None:
-            return state, [Decision("reject", f"retry: nothing to retry (phase {state.phase})")]
-        spec = state.rollout_spec
-        again = state.replace(
-            phase="starting",
-            step_index=-1,
-            weight=0.0,
-            mirror=0.0,
-            failures=0,
-            inconclusive=0,
-            last_verdict=None,
-            step_started_at=None,
-            next_check_at=None,
-            ended_at=None,
-            started_at=now,
-            next_decision=f"start {state.ref(state.candidate)} again",
+    # state ------------------------------------------------------------------------------
+    def load(self) -> RolloutState:
+        record = self.store.get_deployment(self.name)
+        self.revision = record.revision
+        self.state = RolloutState.from_dict(record.state)
+        self.target.adopt(self.state.backends)
+        return self.state
+
+    def _save(self, state: RolloutState) -> bool:
+        try:
+            record = self.store.update_state(self.name, state.to_dict(), self.revision)
+        except StaleStateError:
+            log.info("state of %s changed under us; reloading", self.name)
+            self.load()
+            return False
+        self.revision = record.revision
+        self.state = state
+        return True
+
+    # one iteration ----------------------------------------------------------------------
+    def tick(self) -> list[Decision]:
+        """Do whatever is due now; returns the decisions taken."""
+        now = self.clock()
+        record = self.store.get_deployment(self.name)
+        if self.state is None or record.revision != self.revision:
+            self.revision = record.revision
+            self.state = RolloutState.from_dict(record.state)
+        state = self.state
+        command, command_at = None, None
+        if record.command is not None:
+            taken = self.store.take_command(self.name) or {}
+            command = str(taken.get("kind") or "") or None
+            command_at = taken.get("at")
+            if command == "down":
+                self.down_requested = True
+                return []
+
+        self.target.reconcile(
+            state.model, state.wanted_versions(now), trust_pickle=state.rollout_spec.trust_pickle
         )
-        return again, [
-            Decision(
-                "retry",
-                f"{spec.strategy} rollout of {state.ref(state.candidate)} started again "
-                "by the operator",
-                {"candidate": state.candidate},
+        ready = state.candidate is not None and self.target.is_ready(state.candidate)
+        verdict = self._analyze(state) if due(state, now) else None
+        new, decisions = decide(state, verdict, now, command, ready=ready)
+        if command is not None and isinstance(command_at, int | float):
+            # How long the operator's command took to reach the routes (abort: < 1 s).
+            waited = {"command_at": command_at, "acted_after_ms": (now - command_at) * 1000}
+            decisions = [dataclasses.replace(d, figures={**d.figures, **waited}) for d in decisions]
+        new = new.replace(backends=self.target.record())
+
+        self.apply_routes(new)  # first: an abort must reach traffic at once
+        if any(d.new_window for d in decisions):
+            self.metrics.rotate()
+        if new != state and not self._save(new):
+            return []
+        for decision in decisions:
+            self.store.append_event(self.name, decision.kind, decision.reason, decision.figures)
+            log.info("%s: %s: %s", self.name, decision.kind, decision.reason)
+        if new.phase == "completed" and not new.alias_moved and new.stable is not None:
+            decisions.append(self._move_alias(new))
+        return decisions
+
+    def _analyze(self, state: RolloutState) -> Verdict:
+        from dockyard.rollout.analysis import analyze
+
+        snapshot = self.metrics.snapshot()
+        stable = snapshot[str(state.stable)]
+        candidate = snapshot[str(state.candidate)]
+        return analyze(stable, candidate, analysis_config(state), self.hooks)
+
+    def _move_alias(self, state: RolloutState) -> Decision:
+        alias = state.rollout_spec.alias
+        try:
+            self.registry.set_alias(state.model, alias, state.stable)  # type: ignore[arg-type]
+        except DockyardError as exc:  # e.g. the version was deleted: say so, go on
+            decision = Decision("alias", f"could not move {state.model}@{alias}: {exc}")
+        else:
+            decision = Decision(
+                "alias",
+                f"{state.model}@{alias} now points at {state.ref(state.stable)}",
+                {"alias": alias, "version": state.stable},
             )
-        ]
-    if not state.active:
-        return state, [Decision("reject", f"{command}: no rollout in progress ({state.phase})")]
-    if command == "abort":
-        if state.stable is None:
-            return state, [
-                Decision(
-                    "reject",
-                    "abort: a first deployment has no stable version to go back to; "
-                    "use dockyard deployments down NAME",
-                )
-            ]
-        return _end(state, now, "aborted", "abort", "aborted by the operator")
-    # promote
-    if state.phase == "starting" and not ready:
-        return state, [
-            Decision(
-                "reject",
-                f"promote: {state.ref(state.candidate)} is not ready yet; try again when it is",
-            )
-        ]
-    return _complete(state, now, "promoted by the operator")
+        if self._save(state.replace(alias_moved=True)):
+            self.store.append_event(self.name, decision.kind, decision.reason, decision.figures)
+        return decision
 
+    # effects ----------------------------------------------------------------------------
+    def route_table(self, state: RolloutState | None = None) -> RouteTable | None:
+        """The gateway table the state asks for; None while no stable version is up."""
+        from dockyard.rollout.routing import Backend, RouteTable
 
-def _start(state: RolloutState, now: float) -> tuple[RolloutState, list[Decision]]:
-    spec = state.rollout_spec
-    cand = state.ref(state.candidate)
-    ready = Decision("ready", f"{cand} is ready", {"candidate": state.candidate})
-    if spec.strategy == "direct" or state.stable is None:
-        new, decisions = _complete(state, now, f"{cand} is ready; it takes all traffic")
-        return new, [ready, *decisions]
-    if spec.strategy == "canary":
-        weight = spec.steps[0]
-        new = state.replace(
-            phase="progressing",
-            step_index=0,
-            weight=weight,
-            step_started_at=now,
-            next_check_at=now + spec.interval_s,
-            next_decision=f"judge {cand} at {weight:g}%",
+        state = state or self.state
+        if state is None or state.stable is None:
+            return None
+        routes = state.routes()
+        urls = {
+            v: self.target.url(v)
+            for v in (routes["stable"], routes["candidate"], routes["shadow"])
+            if v is not None
+        }
+        if urls.get(routes["stable"]) is None:
+            return None
+
+        def backend(version: int | None) -> Backend | None:
+            if version is None or urls.get(version) is None:
+                return None
+            return Backend(str(version), str(urls[version]))
+
+        candidate, shadow = backend(routes["candidate"]), backend(routes["shadow"])
+        return RouteTable(
+            stable=backend(routes["stable"]),  # type: ignore[arg-type]
+            candidate=candidate,
+            weight=routes["weight"] if candidate is not None else 0.0,
+            shadow=shadow,
+            mirror_percent=routes["mirror"] if shadow is not None else 0.0,
+            sticky_header=state.rollout_spec.sticky_header,
         )
-        return new, [
-            ready,
-            Decision(
-                "advance",
-                f"{cand} gets {weight:g}% of traffic (step 1 of {len(spec.steps)})",
-                {"weight": weight, "step": 1},
-                new_window=True,
-            ),
-        ]
-    if spec.strategy == "bluegreen":
-        new = state.replace(
-            phase="baking",
-            weight=0.0,
-            step_started_at=now,
-            next_check_at=now + spec.bake_s,
-            next_decision=f"switch all traffic to {cand} after baking {spec.bake_s:g}s",
-        )
-        return new, [
-            ready,
-            Decision("bake", f"{cand} (green) is ready; baking for {spec.bake_s:g}s", {}),
-        ]
-    new = state.replace(  # shadow
-        phase="shadowing",
-        mirror=spec.mirror,
-        step_started_at=now,
-        next_check_at=now + spec.interval_s,
-        next_decision=f"report on {cand} in the shadow",
-    )
-    return new, [
-        ready,
-        Decision(
-            "shadow",
-            f"{cand} gets a copy of {spec.mirror:g}% of requests; clients get only stable answers",
-            {"mirror": spec.mirror},
-            new_window=True,
-        ),
-    ]
 
+    def apply_routes(self, state: RolloutState) -> None:
+        from dockyard.rollout.routing import RouteTableRef
 
-def _switch(state: RolloutState, now: float) -> tuple[RolloutState, list[Decision]]:
-    spec = state.rollout_spec
-    cand = state.ref(state.candidate)
-    new = state.replace(
-        phase="switched",
-        weight=100.0,
-        step_started_at=now,
-        next_check_at=now + spec.interval_s,
-        next_decision=f"complete unless {cand} fails; blue stays warm until then",
-    )
-    return new, [
-        Decision(
-            "switch",
-            f"all traffic switched to {cand} (green); {state.ref(state.stable)} (blue) "
-            f"stays warm for {spec.interval_s:g}s",
-            {"weight": 100.0},
-            new_window=True,
-        )
-    ]
-
-
-def _judge(
-    state: RolloutState, verdict: Verdict, now: float
-) -> tuple[RolloutState, list[Decision]]:
-    spec = state.rollout_spec
-    cand = state.ref(state.candidate)
-    figures = {**dict(verdict.figures), "weight": state.weight, "phase": state.phase}
-    judged = state.replace(last_verdict=verdict.to_dict())
-    if verdict.outcome is Outcome.INCONCLUSIVE:
-        # Never passes for lack of evidence: the window keeps growing and is looked at again.
-        wait = min(RECHECK_S, spec.interval_s)
-        new = judged.replace(
-            inconclusive=state.inconclusive + 1,
-            next_check_at=now + wait,
-            next_decision=f"waiting for enough evidence on {cand}: {verdict.reason}",
-        )
-        return new, [Decision("wait", f"inconclusive: {verdict.reason}", figures)]
-    if verdict.outcome is Outcome.FAIL:
-        failures = state.failures + 1
-        limit = spec.analysis.failure_limit
-        if failures >= limit:
-            failed = judged.replace(failures=failures)
-            return _end(
-                failed,
-                now,
-                "rolled_back",
-                "rollback",
-                f"analysis failed ({failures} of {limit} allowed): {verdict.reason}",
-                figures,
-            )
-        new = judged.replace(
-            failures=failures,
-            inconclusive=0,
-            step_started_at=now,
-            next_check_at=now + spec.interval_s,
-            next_decision=f"judge {cand} again ({failures} of {limit} failures so far)",
-        )
-        return new, [
-            Decision(
-                "fail",
-                f"analysis failed ({failures} of {limit} allowed): {verdict.reason}",
-                figures,
-                new_window=True,
-            )
-        ]
-    # PASS
-    if state.phase == "switched":
-        return _complete(judged, now, f"{cand} passed after the switch: {verdict.reason}", figures)
-    if state.phase == "shadowing":
-        new = judged.replace(
-            phase="shadow_passed",
-            inconclusive=0,
-            next_check_at=None,
-            next_decision=f"promote {cand} with: dockyard rollout promote (or abort)",
-        )
-        return new, [Decision("report", f"shadow {cand} passed: {verdict.reason}", figures)]
-    index = state.step_index + 1
-    weight = spec.steps[index] if index < len(spec.steps) else 100.0
-    if weight >= 100.0:
-        return _complete(judged, now, f"{cand} passed its last step: {verdict.reason}", figures)
-    new = judged.replace(
-        step_index=index,
-        weight=weight,
-        inconclusive=0,
-        step_started_at=now,
-        next_check_at=now + spec.interval_s,
-        next_decision=f"judge {cand} at {weight:g}%",
-    )
-    return new, [
-        Decision(
-            "advance",
-            f"passed at {state.weight:g}%: {verdict.reason}; {cand} gets {weight:g}% "
-            f"(step {index + 1} of {len(spec.steps)})",
-            {**figures, "weight": weight, "step": index + 1},
-            new_window=True,
-        )
-    ]
-
-
-def _drain(state: RolloutState, version: int | None, now: float) -> tuple[Mapping[str, Any], ...]:
-    if version is None:
-        return state.retiring
-    until = now + state.rollout_spec.drain_s
-    kept = tuple(r for r in state.retiring if int(r["version"]) != version)
-    return (*kept, {"version": version, "until": until})
-
-
-def _complete(
-    state: RolloutState, now: float, reason: str, figures: Mapping[str, Any] | None = None
-) -> tuple[RolloutState, list[Decision]]:
-    old, new_stable = state.stable, state.candidate
-    new = state.replace(
-        stable=new_stable,
-        candidate=None,
-        phase="completed",
-        weight=0.0,
-        mirror=0.0,
-        next_check_at=None,
-        retiring=_drain(state, old, now),
-        alias_moved=False,
-        ended_at=now,
-        next_decision="",
-    )
-    alias = state.rollout_spec.alias
-    return new, [
-        Decision(
-            "complete",
-            f"{reason}; {state.ref(new_stable)} is now stable and {state.model}@{alias} "
-            "points at it"
-            + (f"; {state.ref(old)} stops after draining" if old is not None else ""),
-            {**dict(figures or {}), "stable": new_stable, "previous": old},
-        )
-    ]
-
-
-def _end(
-    state: RolloutState,
-    now: float,
-    phase: str,
-    kind: str,
-    reason: str,
-    figures: Mapping[str, Any] | None = None,
-) -> tuple[RolloutState, list[Decision]]:
-    new = state.replace(
-        phase=phase,
-        weight=0.0,
-        mirror=0.0,
-        next_check_at=None,
-        retiring=_drain(state, state.candidate, now),
-        ended_at=now,
-        next_decision=f"all traffic on {state.ref(state.stable)}; "
-        "retry with: dockyard rollout retry",
-    )
-    back = f"; all traffic back on {state.ref(state.stable)}"
-    return new, [Decision(kind, reason + back, {**dict(figures or {}), "stable": state.stable})]
+        table = self.route_table(state)
+        if table is None:
+            return
+        if self.routes is None:
+            self.routes = RouteTableRef(table)
+        elif self.routes() != table:
+            self.routes.set(table)

@@ -30,6 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from dockyard.rollout.target import DeployTarget
+
 __all__ = ["Supervisor", "free_port", "pid_alive"]
 
 log = logging.getLogger("dockyard.rollout")
@@ -94,8 +96,9 @@ def _ready(port: int, host: str = "127.0.0.1", timeout: float = 0.3) -> bool:
     return head.startswith((b"HTTP/1.1 200", b"HTTP/1.0 200"))
 
 
-class Supervisor:
-    """Starts, watches and stops the serve processes of one deployment.
+class Supervisor(DeployTarget):
+    """Starts, watches and stops the serve processes of one deployment: the local
+    :class:`~dockyard.rollout.target.DeployTarget`.
 
     Args:
         host: Interface the processes listen on.

@@ -1,54 +1,35 @@
-"""Serving: one model runtime for every delivery mode, and the HTTP microservice.
+"""Serving: the HTTP microservice over model runtimes (Open Inference Protocol V2,
+``/predict``, health, metrics).
 
-Everything is re-exported lazily, so ``import dockyard.serving`` loads neither numpy nor
-FastAPI until a name is used::
+The model side (validation, framework adapters, micro-batching, the V2 codec) is the
+shared :mod:`dockyard.runtime`; this package is HTTP only. Names are re-exported lazily,
+so ``import dockyard.serving`` loads neither numpy nor FastAPI until a name is used::
 
-    from dockyard.serving import ModelRuntime, ServeConfig, create_app, serve
+    from dockyard.runtime import load_runtime
+    from dockyard.serving import ServeConfig, serve
 
-    runtime = ModelRuntime(model, signature, name="iris", version=3)
-    serve([runtime], ServeConfig(max_batch_size=32), port=8080)
+    serve([load_runtime("iris@production")], ServeConfig(max_batch_size=32), port=8080)
 """
 
 from __future__ import annotations
 
+from importlib import import_module
 from typing import TYPE_CHECKING, Any
-
-_EXPORTS = {
-    "ModelRuntime": "dockyard.serving.runtime",
-    "Runtime": "dockyard.serving.runtime",
-    "PredictRuntime": "dockyard.serving.runtime",
-    "load_runtime": "dockyard.serving.runtime",
-    "MicroBatcher": "dockyard.serving.batching",
-    "ServeConfig": "dockyard.serving.app",
-    "create_app": "dockyard.serving.app",
-    "serve": "dockyard.serving.server",
-}
-
-__all__ = [
-    "MicroBatcher",
-    "ModelRuntime",
-    "PredictRuntime",
-    "Runtime",
-    "ServeConfig",
-    "create_app",
-    "load_runtime",
-    "serve",
-]
 
 if TYPE_CHECKING:
     from dockyard.serving.app import ServeConfig, create_app
-    from dockyard.serving.batching import MicroBatcher
-    from dockyard.serving.runtime import ModelRuntime, PredictRuntime, Runtime, load_runtime
     from dockyard.serving.server import serve
+
+_EXPORTS = {"ServeConfig": "app", "create_app": "app", "serve": "server"}
+
+__all__ = ["ServeConfig", "create_app", "serve"]
 
 
 def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'dockyard.serving' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(module), name)
+    value = getattr(import_module(f"dockyard.serving.{module}"), name)
     globals()[name] = value
     return value
 

@@ -54,7 +54,15 @@ from starlette.routing import Route
 
 from dockyard import __version__
 from dockyard.errors import InvalidInputError, ServingError
-from dockyard.serving.batching import MicroBatcher, ModelThreads
+from dockyard.runtime.batching import MicroBatcher, ModelThreads
+from dockyard.runtime.model import ModelRuntime
+from dockyard.runtime.v2 import (
+    HEADER_LENGTH,
+    OutputTensor,
+    encode_infer_response,
+    parse_header_length,
+    parse_infer_request,
+)
 from dockyard.serving.openapi import (
     ErrorResponse,
     Liveness,
@@ -63,14 +71,6 @@ from dockyard.serving.openapi import (
     Readiness,
     ServerMetadata,
     build_openapi,
-)
-from dockyard.serving.runtime import ModelRuntime
-from dockyard.serving.v2 import (
-    HEADER_LENGTH,
-    OutputTensor,
-    encode_infer_response,
-    parse_header_length,
-    parse_infer_request,
 )
 
 __all__ = ["ServeConfig", "create_app"]
@@ -220,7 +220,7 @@ class _Service:
                     name=rt.name,
                     version=rt.version,
                     predict_proba=True,
-                    runtime=type(rt.runtime),
+                    adapter=type(rt.adapter),
                 )
             versions = self.models.setdefault(rt.name, {})
             if rt.version in versions:

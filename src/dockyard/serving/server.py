@@ -26,8 +26,8 @@ from dockyard.errors import ServingError
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
+    from dockyard.runtime.model import ModelRuntime
     from dockyard.serving.app import ServeConfig
-    from dockyard.serving.runtime import ModelRuntime
 
 __all__ = ["SPEC_ENV", "app_from_env", "serve"]
 

@@ -23,13 +23,13 @@ from typing import Any
 
 from dockyard.errors import ConfigError, StackError, UnknownStackError
 from dockyard.settings import CONFIG_DIR
+from dockyard.stacks.kinds import CORE_KINDS
 
-COMPONENT_TYPES = ("orchestrator", "artifact_store", "metadata_store")
+#: The kinds every stack names (the others have defaults).
+COMPONENT_TYPES = tuple(CORE_KINDS)
 DEFAULT_STACK = "default"
 DEFAULT_STACK_CONFIG: dict[str, dict[str, Any]] = {
-    "orchestrator": {"flavor": "local"},
-    "artifact_store": {"flavor": "local", "path": "artifacts"},
-    "metadata_store": {"flavor": "sql", "url": "sqlite:///metadata.db"},
+    name: dict(kind.default or {}) for name, kind in CORE_KINDS.items()
 }
 
 

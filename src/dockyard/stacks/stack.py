@@ -1,9 +1,23 @@
-"""A stack: the orchestrator, artifact store and metadata store a run uses."""
+"""A stack: one component of each kind (orchestrator, stores, ...) that a run uses.
+
+Components are built on first use from the stack's config and the table of kinds
+(:mod:`dockyard.stacks.kinds`), so a command that only reads runs never imports the
+artifact store's or orchestrator's libraries. The stores of every context are built over
+one :class:`~dockyard.db.Database` (the ``metadata_store``'s URL)::
+
+    stack = load_stack()
+    stack.metadata_store.list_runs()          # runs, steps, artifacts, lineage
+    stack.registry_store.list_models()        # model versions and aliases
+    stack.deployment_store.list_deployments()
+    stack.component("lake")                   # any installed kind, by name
+"""
 
 from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -12,44 +26,109 @@ from dockyard import _plugins
 from dockyard.errors import StackError
 from dockyard.settings import Settings, find_project_root
 from dockyard.stacks.config import ProjectConfig, resolve_paths
+from dockyard.stacks.kinds import ComponentKind, all_kinds, find_kind
 
 if TYPE_CHECKING:
     from dockyard.artifacts.base import ArtifactStore
     from dockyard.artifacts.materializers.registry import MaterializerRegistry
+    from dockyard.db.engine import Database
     from dockyard.metadata.base import MetadataStore
     from dockyard.orchestrators.base import Orchestrator
+    from dockyard.registry.store import ModelRegistryStore
+    from dockyard.rollout.store import DeploymentStore
 
-_GROUPS = {
-    "orchestrator": "dockyard.orchestrators",
-    "artifact_store": "dockyard.artifact_stores",
-    "metadata_store": "dockyard.metadata_stores",
-}
+__all__ = ["Stack", "build_component", "clear_cache", "load_stack"]
 
 
 class Stack:
-    """A named stack. Components are built on first use, so a command that only reads
-    the metadata store never imports the artifact store's or orchestrator's libraries."""
+    """A named stack; its components are attributes named after their kind."""
+
+    if TYPE_CHECKING:  # the kinds dockyard itself ships, typed; others via component()
+        orchestrator: Orchestrator
+        artifact_store: ArtifactStore
+        metadata_store: MetadataStore
+        registry_store: ModelRegistryStore
+        deployment_store: DeploymentStore
 
     def __init__(self, name: str, components: dict[str, dict[str, Any]], config_dir: Path) -> None:
         self.name = name
         self.components = components
         self.config_dir = config_dir
         self.root = config_dir.parent
+        self._built: dict[str, Any] = {}
+        self._lock = threading.RLock()
 
-    def _build(self, kind: str) -> Any:
-        return build_component(kind, resolve_paths(self.components[kind], self.config_dir))
+    def __getattr__(self, name: str) -> Any:
+        # Only reached for names that are not ordinary attributes: the component kinds.
+        if name.startswith("_") or find_kind(name) is None:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        return self.component(name)
+
+    def component(self, kind: str) -> Any:
+        """The component of ``kind``, built on first use.
+
+        Raises:
+            StackError: no such kind is installed, or the config cannot build it.
+            UnknownComponentError: the config names a flavor no plug-in provides.
+        """
+        built = self._built.get(kind)
+        if built is not None:
+            return built
+        spec = find_kind(kind)
+        if spec is None:
+            known = ", ".join(sorted(all_kinds()))
+            raise StackError(f"Unknown stack component kind {kind!r}. Kinds: {known}.")
+        with self._lock:
+            if kind not in self._built:
+                self._built[kind] = self._build(spec)
+            return self._built[kind]
+
+    def _config(self, spec: ComponentKind) -> dict[str, Any]:
+        options = self.components.get(spec.name)
+        if options is None:
+            if spec.default is None:
+                raise StackError(f"Stack {self.name!r} has no {spec.name}; register one.")
+            options = dict(spec.default)
+        return resolve_paths(options, self.config_dir)
+
+    def _build(self, spec: ComponentKind) -> Any:
+        options = self._config(spec)
+        if spec.database:
+            options.pop("url", None)  # the stack's database is the metadata store's URL
+            options["database"] = self.database
+        return build_component(spec, options)
 
     @cached_property
-    def orchestrator(self) -> Orchestrator:
-        return self._build("orchestrator")  # type: ignore[no-any-return]
+    def database(self) -> Database:
+        """The one database every SQL store of this stack uses (the metadata store's URL)."""
+        from dockyard.db.engine import Database
 
-    @cached_property
-    def artifact_store(self) -> ArtifactStore:
-        return self._build("artifact_store")  # type: ignore[no-any-return]
+        options = self._config(find_kind("metadata_store"))  # type: ignore[arg-type]
+        options.pop("flavor", None)
+        url = options.pop("url", None)
+        if not url:
+            raise StackError(
+                f"Stack {self.name!r}: the metadata_store needs a 'url' (the database every "
+                "store of the stack uses), e.g. sqlite:///metadata.db."
+            )
+        return Database(str(url), **options)
 
-    @cached_property
-    def metadata_store(self) -> MetadataStore:
-        return self._build("metadata_store")  # type: ignore[no-any-return]
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Writes of several contexts' stores inside this block are one transaction
+        (every SQL store of the stack shares :attr:`database`)."""
+        with self.database.transaction():
+            yield
+
+    def components_implementing(self, protocol: type) -> list[Any]:
+        """Every installed kind's component whose port implements ``protocol`` (built
+        on demand); e.g. the users of model versions the registry asks before a delete."""
+        found = []
+        for kind in all_kinds().values():
+            port = _port(kind)
+            if isinstance(port, type) and issubclass(port, protocol):
+                found.append(self.component(kind.name))
+        return found
 
     @cached_property
     def materializers(self) -> MaterializerRegistry:
@@ -58,24 +137,50 @@ class Stack:
         return MaterializerRegistry()
 
     def close(self) -> None:
-        if "metadata_store" in self.__dict__:
-            self.metadata_store.close()
+        """Close every component built so far, then the database."""
+        with self._lock:
+            built, self._built = self._built, {}
+            for component in built.values():
+                close = getattr(component, "close", None)
+                if callable(close):
+                    close()
+            database = self.__dict__.pop("database", None)
+            if database is not None:
+                database.close()
 
     def __repr__(self) -> str:
         return f"<Stack {self.name}>"
 
 
-def build_component(kind: str, options: dict[str, Any]) -> Any:
-    """Instantiate one component from its config (``flavor`` plus options)."""
+def build_component(kind: ComponentKind, options: dict[str, Any]) -> Any:
+    """Instantiate one component from its config (``flavor`` plus options).
+
+    Raises:
+        StackError: no flavor, bad options, or the plug-in does not implement the port.
+    """
     options = dict(options)
     flavor = options.pop("flavor", None)
     if not flavor:
-        raise StackError(f"The {kind} config needs a 'flavor'.")
-    cls = _plugins.load(_GROUPS[kind], flavor)
+        raise StackError(f"The {kind.name} config needs a 'flavor'.")
+    cls = _plugins.load(kind.group, flavor)
     try:
-        return cls(**options)
+        component = cls(**options)
     except TypeError as exc:
-        raise StackError(f"Bad options for {kind} {flavor!r}: {exc}") from None
+        raise StackError(f"Bad options for {kind.name} {flavor!r}: {exc}") from None
+    port = _port(kind)
+    if not isinstance(component, port):
+        raise StackError(
+            f"The {kind.name} plug-in {flavor!r} ({cls.__module__}.{cls.__qualname__}) does "
+            f"not implement {port.__module__}.{port.__qualname__}."
+        )
+    return component
+
+
+def _port(kind: ComponentKind) -> type:
+    import importlib
+
+    module, _, name = kind.port.partition(":")
+    return getattr(importlib.import_module(module), name)  # type: ignore[no-any-return]
 
 
 _cache: dict[str, Stack] = {}

@@ -14,7 +14,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.tree import DecisionTreeClassifier
 
 from dockyard.registry.signature import infer_signature
-from dockyard.serving import ModelRuntime
+from dockyard.runtime import ModelRuntime
 from support import free_port
 
 BODY_LIMIT = 64 * 1024

@@ -14,7 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dockyard.registry.signature import ColumnSpec, OutputSpec, Signature
-from dockyard.serving import ModelRuntime, ServeConfig, create_app
+from dockyard.runtime import ModelRuntime
+from dockyard.serving import ServeConfig, create_app
 
 
 class Model:

@@ -17,7 +17,8 @@ from support import free_port
 SCRIPT = """
 import sys, time
 import numpy as np
-from dockyard.serving import ModelRuntime, ServeConfig, serve
+from dockyard.runtime import ModelRuntime
+from dockyard.serving import ServeConfig, serve
 
 class Slow:
     def predict(self, x):

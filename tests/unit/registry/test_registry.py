@@ -13,7 +13,7 @@ from sklearn.linear_model import LogisticRegression
 
 from dockyard import Model, pipeline, register_model, step
 from dockyard.errors import ModelNotFoundError, RegistryError
-from dockyard.registry import ModelRef, load_model, resolve
+from dockyard.registry import ModelRef, get_model_version, load_model, resolve
 from dockyard.stacks.stack import clear_cache, load_stack
 
 
@@ -81,7 +81,7 @@ def test_bad_refs(text: str) -> None:
 def test_register_inside_a_step_records_lineage() -> None:
     run = with_call(C=0.5)
     store = load_stack().metadata_store
-    v = resolve("iris@staging", store)
+    v = get_model_version("iris@staging")
     assert (v.version, v.run_id, v.step) == (1, run.id, "train_and_register")
     assert v.metrics["accuracy"] > 0.9
     assert isinstance(v.metrics["accuracy"], float)
@@ -95,8 +95,7 @@ def test_register_inside_a_step_records_lineage() -> None:
 
 def test_model_output_registers_under_the_output_name() -> None:
     run = with_output()
-    store = load_stack().metadata_store
-    v = resolve("iris-out", store)
+    v = get_model_version("iris-out")
     assert v.description == "from an output"
     assert v.metrics == {"n": 150}
     # the registered artifact is the step's stored output: one artifact, not two
@@ -106,15 +105,13 @@ def test_model_output_registers_under_the_output_name() -> None:
 def test_cached_rerun_does_not_register_again() -> None:
     with_output()
     with_output()
-    assert [x.version for x in load_stack().metadata_store.list_model_versions("iris-out")] == [1]
+    assert [x.version for x in load_stack().registry_store.list_model_versions("iris-out")] == [1]
 
 
 def test_load_model_predicts_like_the_original() -> None:
     with_call(C=0.5)
-    stack = load_stack()
-    record, model = load_model("iris:1", stack)
+    model = load_model("iris:1")  # the active stack, as MLflow users expect
     X = _features(data.func())
-    assert record.version == 1
     assert (
         model.predict(X)
         == LogisticRegression(C=0.5, max_iter=500).fit(X, data.func().target).predict(X)
@@ -124,7 +121,7 @@ def test_load_model_predicts_like_the_original() -> None:
 def test_latest_and_alias_resolution() -> None:
     with_call(C=0.5)
     with_call(C=2.0)
-    store = load_stack().metadata_store
+    store = load_stack().registry_store
     assert resolve("iris", store).version == 2
     assert resolve("iris@staging", store).version == 2  # aliases move to the new version
     store.set_alias("iris", "production", 1)

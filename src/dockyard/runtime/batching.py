@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dockyard.errors import ServingError
-from dockyard.registry.signature import batch_rows, concat_batches, split_batch
+from dockyard.runtime.validation import batch_rows, concat_batches, split_batch
 
 __all__ = ["MicroBatcher", "ModelThreads"]
 

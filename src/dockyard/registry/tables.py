@@ -1,4 +1,8 @@
-"""Tables of the model registry: model versions and aliases (migration 0002).
+"""Tables of the registry context: model versions and aliases (migration 0002).
+
+Imported only by :mod:`dockyard.registry.sql_store` (an import-linter contract checks
+it). Foreign keys point at the metadata context's ``artifacts`` and ``runs`` by name;
+nothing here imports that context's tables.
 
 ::
 
@@ -11,11 +15,13 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from dockyard.metadata.models import ID_LENGTH, JsonType, UtcDateTime, metadata
+from dockyard.db.types import ID_LENGTH, METADATA, JsonType, UtcDateTime
+
+__all__ = ["model_aliases", "model_versions"]
 
 model_versions = sa.Table(
     "model_versions",
-    metadata,
+    METADATA,
     sa.Column("name", sa.String(255), primary_key=True),
     sa.Column("version", sa.Integer, primary_key=True),
     sa.Column(
@@ -37,7 +43,7 @@ model_versions = sa.Table(
 
 model_aliases = sa.Table(
     "model_aliases",
-    metadata,
+    METADATA,
     sa.Column("name", sa.String(255), primary_key=True),
     sa.Column("alias", sa.String(255), primary_key=True),
     sa.Column("version", sa.Integer, nullable=False),

@@ -1,159 +1,36 @@
 """One model version, ready to predict: the runtime every delivery mode shares.
 
-Two layers:
+:class:`ModelRuntime` is a model version (name, version, signature) around a
+:class:`~dockyard.runtime.adapters.FrameworkAdapter`. It validates inputs against the
+signature *before* the model sees them (:class:`~dockyard.errors.InvalidInputError`,
+through :class:`~dockyard.runtime.validation.Validator`) and turns a model's own exception
+into a :class:`~dockyard.errors.ServingError` naming the model version. HTTP serving,
+batch scoring and stream consumers all get one from :func:`load_runtime`::
 
-- :class:`Runtime`, the plug-in port: calls one framework's model on a validated batch.
-  :class:`PredictRuntime` serves scikit-learn estimators and any object with
-  ``predict``; other frameworks plug in through the ``dockyard.runtimes`` entry point
-  group (see :func:`load_runtime`).
-- :class:`ModelRuntime`: a model version (name, version, signature) around a
-  :class:`Runtime`. It validates inputs against the signature *before* the model sees
-  them (:class:`~dockyard.errors.InvalidInputError`) and turns a model's own exception
-  into a :class:`~dockyard.errors.ServingError` naming the model version.
-
-::
-
-    >>> rt = ModelRuntime(model, infer_signature(X_train, y_train), name="iris", version=3)
+    >>> rt = load_runtime("iris@production")
     >>> rt.predict([[5.1, 3.5, 1.4, 0.2]])
     array([0])
 """
 
 from __future__ import annotations
 
-import logging
-from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from dockyard import _plugins
 from dockyard.errors import InvalidInputError, ServingError
-from dockyard.registry.signature import Signature, batch_rows, datatype_of
+from dockyard.registry.signature import Signature, datatype_of
+from dockyard.runtime.adapters import FrameworkAdapter, select_adapter
+from dockyard.runtime.validation import Validator, batch_rows
 
 if TYPE_CHECKING:
-    from dockyard.registry.signature import Batch
-    from dockyard.serving.v2 import Tensor
+    from dockyard.registry.refs import ModelRef
+    from dockyard.runtime.v2 import Tensor
+    from dockyard.runtime.validation import Batch
+    from dockyard.stacks.stack import Stack
 
-__all__ = ["ModelRuntime", "PredictRuntime", "Runtime", "load_runtime"]
-
-log = logging.getLogger(__name__)
-
-RUNTIMES_GROUP = "dockyard.runtimes"
-
-
-class Runtime(ABC):
-    """Port: run one framework's model on a batch that already fits the signature.
-
-    A plug-in subclasses it and registers the class in the ``dockyard.runtimes`` entry
-    point group; :func:`load_runtime` asks each installed class :meth:`can_load`::
-
-        class OnnxRuntime(Runtime):
-            platform = "onnxruntime"
-
-            @classmethod
-            def can_load(cls, model):
-                return type(model).__name__ == "InferenceSession"
-
-            def predict(self, batch):
-                name = self.model.get_inputs()[0].name
-                return self.model.run(None, {name: batch.astype("float32")})[0]
-
-        # pyproject.toml of the plug-in:
-        # [project.entry-points."dockyard.runtimes"]
-        # onnx = "my_pkg.runtime:OnnxRuntime"
-
-    Attributes:
-        platform: shown as the V2 model metadata ``platform``.
-        wants_frame: give :meth:`predict` a pandas DataFrame with the signature's column
-            names rather than a 2-D numpy array.
-    """
-
-    platform: ClassVar[str] = "python"
-    wants_frame: bool = False
-
-    def __init__(self, model: Any, *, predict_proba: bool = False) -> None:
-        self.model = model
-        self.predict_proba = predict_proba
-
-    @classmethod
-    def can_load(cls, model: Any) -> bool:
-        """Whether this runtime knows how to run ``model``."""
-        return False
-
-    @abstractmethod
-    def predict(self, batch: Any) -> np.ndarray:
-        """Predict a batch: one output row per input row (first axis)."""
-
-
-class PredictRuntime(Runtime):
-    """scikit-learn estimators and pipelines, and any object with ``predict``.
-
-    With ``predict_proba=True`` it calls ``predict_proba`` (class probabilities).
-    A model fitted on a DataFrame (it has ``feature_names_in_``) gets a DataFrame.
-    """
-
-    platform = "python"
-
-    def __init__(self, model: Any, *, predict_proba: bool = False) -> None:
-        super().__init__(model, predict_proba=predict_proba)
-        if predict_proba and not callable(getattr(model, "predict_proba", None)):
-            raise ServingError(
-                f"{type(model).__name__} has no predict_proba(); serve it without predict_proba"
-            )
-        self._fn = model.predict_proba if predict_proba else model.predict
-        self.wants_frame = hasattr(model, "feature_names_in_")
-        if type(model).__module__.startswith("sklearn"):
-            self.platform = "sklearn"  # type: ignore[misc]
-
-    @classmethod
-    def can_load(cls, model: Any) -> bool:
-        return callable(getattr(model, "predict", None))
-
-    def predict(self, batch: Any) -> np.ndarray:
-        return np.asarray(self._fn(batch))
-
-
-def load_runtime(
-    model: Any,
-    *,
-    predict_proba: bool = False,
-    kind: str | type[Runtime] | Runtime | None = None,
-) -> Runtime:
-    """Pick and build the :class:`Runtime` for ``model``.
-
-    Args:
-        kind: a runtime instance or class to use as is, the name of a
-            ``dockyard.runtimes`` entry point, or None to ask every installed plug-in's
-            ``can_load`` (sorted by name) and fall back to :class:`PredictRuntime`.
-
-    Raises:
-        UnknownComponentError: ``kind`` names no installed runtime.
-        ServingError: no runtime can serve this model.
-    """
-    if isinstance(kind, Runtime):
-        return kind
-    if isinstance(kind, type):
-        return kind(model, predict_proba=predict_proba)
-    if isinstance(kind, str):
-        cls = _plugins.load(RUNTIMES_GROUP, kind)
-        return cls(model, predict_proba=predict_proba)  # type: ignore[no-any-return]
-    for name in _plugins.available(RUNTIMES_GROUP):
-        try:
-            cls = _plugins.load(RUNTIMES_GROUP, name)
-        except Exception as exc:  # a broken plug-in must not stop sklearn models serving
-            log.warning("runtime plug-in %r cannot be loaded: %s", name, exc)
-            continue
-        if cls is not PredictRuntime and cls.can_load(model):
-            return cls(model, predict_proba=predict_proba)  # type: ignore[no-any-return]
-    if PredictRuntime.can_load(model):
-        return PredictRuntime(model, predict_proba=predict_proba)
-    installed = ", ".join(_plugins.available(RUNTIMES_GROUP)) or "none"
-    raise ServingError(
-        f"no runtime can serve a {type(model).__module__}.{type(model).__name__}: it has no "
-        f"predict(). Install the dockyard.runtimes plug-in for its framework "
-        f"(installed: {installed})"
-    )
+__all__ = ["ModelRuntime", "load_runtime"]
 
 
 _COMPATIBLE = {
@@ -181,10 +58,11 @@ class ModelRuntime:
         name: the model's registered name.
         version: its version number.
         predict_proba: answer class probabilities (``predict_proba``) instead of labels.
-        runtime: force a runtime (see :func:`load_runtime`'s ``kind``).
+        adapter: force a framework adapter (see
+            :func:`~dockyard.runtime.adapters.select_adapter`'s ``kind``).
 
     Raises:
-        ServingError: no runtime can serve ``model`` or it lacks ``predict_proba``.
+        ServingError: no adapter can run ``model`` or it lacks ``predict_proba``.
     """
 
     def __init__(
@@ -195,7 +73,7 @@ class ModelRuntime:
         name: str,
         version: int,
         predict_proba: bool = False,
-        runtime: str | type[Runtime] | Runtime | None = None,
+        adapter: str | type[FrameworkAdapter] | FrameworkAdapter | None = None,
     ) -> None:
         if not isinstance(name, str) or not name or "/" in name:
             raise ServingError(f"a model name must be a non-empty string without '/', got {name!r}")
@@ -206,7 +84,8 @@ class ModelRuntime:
         self.name = name
         self.version = version
         self.predict_proba = predict_proba
-        self.runtime = load_runtime(model, predict_proba=predict_proba, kind=runtime)
+        self.adapter = select_adapter(model, predict_proba=predict_proba, kind=adapter)
+        self.validator = Validator(self.signature)
         self.label = f"{name}:{version}"
         if predict_proba:
             self.output_name = "predict_proba"
@@ -215,7 +94,7 @@ class ModelRuntime:
         else:
             self.output_name = "predict"
         self._frame_columns: list[str] | None = None
-        if self.runtime.wants_frame or not self.signature.is_matrix:
+        if self.adapter.wants_frame or not self.signature.is_matrix:
             names = getattr(model, "feature_names_in_", None)
             self._frame_columns = (
                 list(self.signature.column_names)
@@ -224,7 +103,7 @@ class ModelRuntime:
             )
 
     def __repr__(self) -> str:
-        return f"ModelRuntime({self.label}, {type(self.runtime).__name__})"
+        return f"ModelRuntime({self.label}, {type(self.adapter).__name__})"
 
     # --- validation --------------------------------------------------------------------
 
@@ -234,13 +113,13 @@ class ModelRuntime:
         Raises:
             InvalidInputError: the data does not fit the signature.
         """
-        return self.signature.to_batch(data)
+        return self.validator.to_batch(data)
 
     def rows_to_batch(self, rows: Any) -> Batch:
-        return self.signature.rows_to_batch(rows)
+        return self.validator.rows_to_batch(rows)
 
     def records_to_batch(self, records: Any) -> Batch:
-        return self.signature.records_to_batch(records)
+        return self.validator.records_to_batch(records)
 
     def tensors_to_batch(self, tensors: Sequence[Tensor]) -> Batch:
         """Check V2 input tensors: one 2-D tensor ``[N, features]``, or one per column.
@@ -248,7 +127,7 @@ class ModelRuntime:
         Raises:
             InvalidInputError: missing or unknown input, wrong shape or datatype, bad values.
         """
-        sig = self.signature
+        sig = self.validator
         names = set(sig.column_names)
         if len(tensors) == 1 and tensors[0].name not in names:
             tensor = tensors[0]
@@ -311,7 +190,7 @@ class ModelRuntime:
         """
         n = batch_rows(batch)
         try:
-            out = self.runtime.predict(self.model_input(batch))
+            out = self.adapter.predict(self.model_input(batch))
         except Exception as exc:
             raise ServingError(
                 f"model {self.name} version {self.version} failed on a batch of {n} rows: "
@@ -363,7 +242,7 @@ class ModelRuntime:
         return {
             "name": self.name,
             "versions": [str(self.version)],
-            "platform": self.runtime.platform,
+            "platform": self.adapter.platform,
             "inputs": inputs,
             "outputs": [
                 {"name": self.output_name, "datatype": self.output_datatype(), "shape": shape}
@@ -380,3 +259,44 @@ def _check_datatype(tensor: Tensor, expected: str) -> None:
             f"input {tensor.name!r}: datatype {tensor.datatype} does not fit the model's "
             f"{expected}; send {expected}"
         )
+
+
+def load_runtime(
+    ref: str | ModelRef,
+    stack: Stack | str | None = None,
+    *,
+    trust_pickle: bool = False,
+    predict_proba: bool = False,
+    adapter: str | type[FrameworkAdapter] | FrameworkAdapter | None = None,
+) -> ModelRuntime:
+    """Resolve a registered version and make it ready to predict, for any delivery mode.
+
+    HTTP serving, batch scoring and stream consumers load models only through this: one
+    loader, one validation path.
+
+    Args:
+        ref: ``churn``, ``churn:3`` or ``churn@production``.
+        stack: the stack holding the registry and artifacts (default: the active one).
+        trust_pickle: allow a pickled model artifact (loading it can run arbitrary code).
+        predict_proba: answer class probabilities instead of labels.
+        adapter: force a framework adapter (default: chosen for the model).
+
+    Raises:
+        ModelNotFoundError: no such model, version or alias.
+        UnsafeArtifactError: the model was pickled and ``trust_pickle`` was not given.
+        ServingError: no framework adapter can run the model.
+    """
+    from dockyard.registry.model import get_model_version, load_version
+    from dockyard.stacks.stack import Stack, load_stack
+
+    s = stack if isinstance(stack, Stack) else load_stack(stack)
+    record = get_model_version(ref, s)
+    model = load_version(record, s, trust_pickle=trust_pickle)
+    return ModelRuntime(
+        model,
+        record.signature,
+        name=record.name,
+        version=record.version,
+        predict_proba=predict_proba,
+        adapter=adapter,
+    )

@@ -1,41 +1,60 @@
-"""SQL implementation of :class:`~dockyard.metadata.registry.ModelRegistryStore`.
+"""The SQL registry store: model versions and aliases on a :class:`Database`.
 
-A mixin of :class:`~dockyard.metadata.sql_store.SqlMetadataStore`: it uses the store's
-``_tx()`` and ``_now()`` and the artifact helpers, so a model version and its artifact
-are recorded in one transaction on the same database as the runs that produced them.
+It reads and writes only the registry's own tables (:mod:`dockyard.registry.tables`).
+A version's artifact and run belong to the metadata context: foreign keys guarantee
+they exist, and a caller that records the artifact and the version together opens one
+``database.transaction()`` around both (see :func:`dockyard.registry.register_model`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from contextlib import AbstractContextManager
-from datetime import datetime
-from typing import Any, cast
+from datetime import UTC, datetime
+from types import SimpleNamespace
+from typing import Any, ClassVar
 
 import sqlalchemy as sa
 
+from dockyard.db.engine import Database
 from dockyard.errors import ModelNotFoundError, RecordNotFoundError, RegistryError
-from dockyard.metadata import models, models_registry
-from dockyard.metadata.base import ArtifactDraft
-from dockyard.metadata.registry import ModelRegistryStore, ModelSummary, ModelVersionRecord
+from dockyard.registry import tables
+from dockyard.registry.signature import Signature
+from dockyard.registry.store import ModelRegistryStore, ModelSummary, ModelVersionRecord
 
-_versions = models_registry.model_versions
-_aliases = models_registry.model_aliases
-_artifacts = models.artifacts
-_runs = models.runs
+__all__ = ["SqlRegistryStore"]
+
+_versions = tables.model_versions
+_aliases = tables.model_aliases
 
 _HINT = "List models with: dockyard models list"
 
 
-class SqlModelRegistryMixin(ModelRegistryStore):
-    # Provided by SqlMetadataStore.
-    _tx: Any
-    _now: Any
-    _insert_artifact: Any
-    _dialect: str
+class SqlRegistryStore(ModelRegistryStore):
+    """Model versions and aliases on SQLAlchemy (SQLite or PostgreSQL).
 
-    def _transaction(self) -> AbstractContextManager[sa.Connection]:
-        return cast(AbstractContextManager[sa.Connection], self._tx())
+    Args:
+        database: the shared :class:`~dockyard.db.Database`, or a URL to open one for
+            this store alone.
+        **options: database options when ``database`` is a URL.
+    """
+
+    flavor: ClassVar[str] = "sql"
+
+    def __init__(self, database: Database | str, **options: Any) -> None:
+        self._owns_database = not isinstance(database, Database)
+        self.database = (
+            database if isinstance(database, Database) else Database(database, **options)
+        )
+
+    def __repr__(self) -> str:
+        return f"SqlRegistryStore({self.database.url!r})"
+
+    def describe(self) -> dict[str, Any]:
+        return {"flavor": self.flavor, **self.database.describe()}
+
+    def close(self) -> None:
+        if self._owns_database:
+            self.database.close()
 
     def _aliases_of(self, conn: sa.Connection, name: str) -> dict[int, list[str]]:
         out: dict[int, list[str]] = {}
@@ -56,7 +75,7 @@ class SqlModelRegistryMixin(ModelRegistryStore):
             run_id=row.run_id,
             step=row.step,
             metrics=dict(row.metrics or {}),
-            signature=dict(row.signature) if row.signature is not None else None,
+            signature=Signature.from_dict(row.signature) if row.signature is not None else None,
             requirements=dict(row.requirements or {}),
             description=row.description,
             created_at=row.created_at,
@@ -74,11 +93,11 @@ class SqlModelRegistryMixin(ModelRegistryStore):
         self,
         name: str,
         *,
-        artifact: ArtifactDraft | str,
+        artifact_id: str,
         run_id: str | None = None,
         step: str | None = None,
         metrics: Mapping[str, Any] | None = None,
-        signature: Mapping[str, Any] | None = None,
+        signature: Signature | None = None,
         requirements: Mapping[str, Any] | None = None,
         description: str | None = None,
     ) -> ModelVersionRecord:
@@ -87,34 +106,17 @@ class SqlModelRegistryMixin(ModelRegistryStore):
                 f"Invalid model name {name!r}: use letters, digits, '-', '_' or '.', "
                 f"without ':', '@', '/' or spaces."
             )
-        now = self._now()
+        joined = self.database.in_transaction()
         for _attempt in range(5):  # two writers may pick the same next version
+            now = self.database.now()
             try:
-                with self._transaction() as conn:
-                    if self._dialect == "postgresql":
+                with self.database.transaction() as conn:
+                    if self.database.dialect == "postgresql":
                         # Serialise version numbering per model; released at commit.
                         conn.execute(
                             sa.text("SELECT pg_advisory_xact_lock(hashtext(:key))"),
                             {"key": f"dockyard.model_versions:{name}"},
                         )
-                    if isinstance(artifact, ArtifactDraft):
-                        aid = models.artifact_id(
-                            artifact.content_hash, artifact.data_type, artifact.materializer
-                        )
-                        conn.execute(self._insert_artifact, _artifact_values(aid, artifact, now))
-                    else:
-                        aid = artifact
-                        found = conn.execute(
-                            sa.select(_artifacts.c.id).where(_artifacts.c.id == aid)
-                        ).first()
-                        if found is None:
-                            raise RecordNotFoundError(f"No artifact with id {aid!r}.")
-                    if (
-                        run_id is not None
-                        and conn.execute(sa.select(_runs.c.id).where(_runs.c.id == run_id)).first()
-                        is None
-                    ):
-                        raise RecordNotFoundError(f"No run with id {run_id!r}.")
                     latest = conn.execute(
                         sa.select(sa.func.max(_versions.c.version)).where(_versions.c.name == name)
                     ).scalar_one()
@@ -122,28 +124,41 @@ class SqlModelRegistryMixin(ModelRegistryStore):
                     values = {
                         "name": name,
                         "version": version,
-                        "artifact_id": aid,
+                        "artifact_id": artifact_id,
                         "run_id": run_id,
                         "step": step,
                         "metrics": dict(metrics or {}),
-                        "signature": dict(signature) if signature is not None else None,
+                        "signature": signature.to_dict() if signature is not None else None,
                         "requirements": dict(requirements or {}),
                         "description": description,
                         "created_at": now,
                     }
                     conn.execute(_versions.insert(), values)
-                    row = conn.execute(
-                        sa.select(_versions).where(
-                            _versions.c.name == name, _versions.c.version == version
-                        )
-                    ).one()
-                    return self._record(row, {})
-            except sa.exc.IntegrityError:
-                continue
+                    return self._record(SimpleNamespace(**values), {})
+            except sa.exc.IntegrityError as exc:
+                # Either another writer took this number (SQLite, outside a transaction of
+                # ours: try the next one), or the artifact or run is not recorded.
+                if not joined and self._exists(name, version):
+                    continue
+                raise RecordNotFoundError(
+                    f"Cannot register {name!r}: artifact {artifact_id!r}"
+                    + (f" or run {run_id!r}" if run_id else "")
+                    + " is not recorded. Record the artifact first "
+                    "(MetadataStore.record_artifact), or register from a step."
+                ) from exc
         raise RegistryError(f"Could not allocate a new version of {name!r}; try again.")
 
+    def _exists(self, name: str, version: int) -> bool:
+        with self.database.transaction() as conn:
+            found = conn.execute(
+                sa.select(_versions.c.version).where(
+                    _versions.c.name == name, _versions.c.version == version
+                )
+            ).first()
+        return found is not None
+
     def get_model_version(self, name: str, version: int) -> ModelVersionRecord:
-        with self._transaction() as conn:
+        with self.database.transaction() as conn:
             row = conn.execute(
                 sa.select(_versions).where(_versions.c.name == name, _versions.c.version == version)
             ).first()
@@ -161,7 +176,7 @@ class SqlModelRegistryMixin(ModelRegistryStore):
             return self._record(row, self._aliases_of(conn, name))
 
     def list_model_versions(self, name: str) -> list[ModelVersionRecord]:
-        with self._transaction() as conn:
+        with self.database.transaction() as conn:
             self._require_model(conn, name)
             aliases = self._aliases_of(conn, name)
             rows = conn.execute(
@@ -170,7 +185,7 @@ class SqlModelRegistryMixin(ModelRegistryStore):
             return [self._record(row, aliases) for row in rows]
 
     def list_models(self) -> list[ModelSummary]:
-        with self._transaction() as conn:
+        with self.database.transaction() as conn:
             rows = conn.execute(
                 sa.select(
                     _versions.c.name,
@@ -204,8 +219,8 @@ class SqlModelRegistryMixin(ModelRegistryStore):
         if alias.isdigit():
             raise RegistryError(f"Invalid alias {alias!r}: an alias cannot be a number.")
         self.get_model_version(name, version)  # clear error for an unknown version
-        now = self._now()
-        with self._transaction() as conn:
+        now = self.database.now()
+        with self.database.transaction() as conn:
             conn.execute(
                 _aliases.delete().where(_aliases.c.name == name, _aliases.c.alias == alias)
             )
@@ -215,7 +230,7 @@ class SqlModelRegistryMixin(ModelRegistryStore):
             )
 
     def remove_alias(self, name: str, alias: str) -> None:
-        with self._transaction() as conn:
+        with self.database.transaction() as conn:
             gone = conn.execute(
                 _aliases.delete().where(_aliases.c.name == name, _aliases.c.alias == alias)
             ).rowcount
@@ -223,7 +238,7 @@ class SqlModelRegistryMixin(ModelRegistryStore):
             raise ModelNotFoundError(f"Model {name!r} has no alias {alias!r}.")
 
     def resolve_alias(self, name: str, alias: str) -> int:
-        with self._transaction() as conn:
+        with self.database.transaction() as conn:
             version = conn.execute(
                 sa.select(_aliases.c.version).where(
                     _aliases.c.name == name, _aliases.c.alias == alias
@@ -247,17 +262,17 @@ class SqlModelRegistryMixin(ModelRegistryStore):
         name: str,
         version: int,
         *,
-        signature: Mapping[str, Any] | None = None,
+        signature: Signature | None = None,
         description: str | None = None,
     ) -> ModelVersionRecord:
         self.get_model_version(name, version)
         changes: dict[str, Any] = {}
         if signature is not None:
-            changes["signature"] = dict(signature)
+            changes["signature"] = signature.to_dict()
         if description is not None:
             changes["description"] = description
         if changes:
-            with self._transaction() as conn:
+            with self.database.transaction() as conn:
                 conn.execute(
                     _versions.update()
                     .where(_versions.c.name == name, _versions.c.version == version)
@@ -273,22 +288,11 @@ class SqlModelRegistryMixin(ModelRegistryStore):
                 f"{', '.join(record.aliases)}; move them first "
                 f"(dockyard models alias {name}:OTHER {record.aliases[0]})."
             )
-        with self._transaction() as conn:
+        with self.database.transaction() as conn:
             conn.execute(
                 _versions.delete().where(_versions.c.name == name, _versions.c.version == version)
             )
 
 
 def _as_utc(value: datetime) -> datetime:
-    from datetime import UTC
-
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value
-
-
-def _artifact_values(aid: str, draft: ArtifactDraft, now: datetime) -> dict[str, Any]:
-    from dockyard.metadata.sql_store import _artifact_row
-
-    return _artifact_row(aid, draft, now)
-
-
-__all__ = ["SqlModelRegistryMixin"]

@@ -1,10 +1,10 @@
-"""The DeploymentStore port: deployments, their rollout state, and every decision.
+"""The rollout context's port: deployments, their rollout state, and every decision.
 
 A deployment is a named endpoint (a gateway on a port) in front of model versions. Its
 *state* is an opaque JSON document owned by the rollout controller; the store keeps it
 with a *revision* number so that two writers (the deployment agent and an operator's
 ``dockyard deploy``) can never overwrite each other unknowingly: a write names the
-revision it was based on, and fails with :class:`StaleStateError` when someone else
+revision it was based on, and fails with :class:`~dockyard.errors.StaleStateError` when someone else
 wrote in between (optimistic concurrency). Decisions are appended as *events*, never
 changed.
 
@@ -14,7 +14,7 @@ sets a command, the agent takes it (read and cleared atomically) on its next pol
 
 Example::
 
-    store = SqlMetadataStore("sqlite:///:memory:")
+    store = SqlDeploymentStore("sqlite:///:memory:")
     dep = store.create_deployment("churn-api", port=8080, state={"phase": "starting"})
     dep = store.update_state("churn-api", {"phase": "stable"}, expected_revision=dep.revision)
     store.append_event("churn-api", "complete", "version 3 is live", {"version": 3})
@@ -28,24 +28,9 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
-from dockyard.errors import MetadataError
-
-__all__ = [
-    "DeploymentRecord",
-    "DeploymentStore",
-    "RolloutEventRecord",
-    "StaleStateError",
-]
-
-
-class StaleStateError(MetadataError):
-    """A deployment's state changed since it was read (its revision moved on)."""
-
-    def __init__(self, message: str, *, current_revision: int = 0) -> None:
-        super().__init__(message)
-        self.current_revision = current_revision
+__all__ = ["DeploymentRecord", "DeploymentStore", "RolloutEventRecord"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +66,14 @@ class RolloutEventRecord:
 
 
 class DeploymentStore(ABC):
-    """Port for deployments and rollout events. Implementations must be thread-safe."""
+    """Port for deployments and rollout events. Implementations must be thread-safe.
+
+    It also answers the registry's question "which versions of this model are in use?"
+    (:class:`~dockyard.registry.store.VersionUsers`), so a served version is never
+    deleted.
+    """
+
+    flavor: ClassVar[str] = ""
 
     @abstractmethod
     def create_deployment(
@@ -140,3 +132,16 @@ class DeploymentStore(ABC):
     @abstractmethod
     def heartbeat(self, name: str, pid: int | None) -> None:
         """Record that agent ``pid`` is alive now (``None`` clears it); no new revision."""
+
+    @abstractmethod
+    def versions_in_use(self, model: str) -> dict[int, list[str]]:
+        """Versions of ``model`` that deployments serve or may serve again (stable,
+        candidate), each with the deployments using it, in words a user can act on:
+        ``{3: ["deployment 'churn-api' (take it down with: ...)"]}``."""
+
+    def describe(self) -> dict[str, Any]:
+        """Config that recreates this store, secrets masked."""
+        return {"flavor": self.flavor}
+
+    def close(self) -> None:  # noqa: B027 - optional hook, most stores need nothing
+        """Release connections."""

@@ -1,4 +1,6 @@
-"""Tables of deployments and their rollout events (migration 0003).
+"""Tables of the rollout context: deployments and their rollout events (migration 0003).
+
+Imported only by :mod:`dockyard.rollout.sql_store` (an import-linter contract checks it).
 
 ::
 
@@ -12,11 +14,13 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from dockyard.metadata.models import JsonType, UtcDateTime, metadata
+from dockyard.db.types import METADATA, JsonType, UtcDateTime
+
+__all__ = ["deployments", "rollout_events"]
 
 deployments = sa.Table(
     "deployments",
-    metadata,
+    METADATA,
     sa.Column("name", sa.String(255), primary_key=True),
     sa.Column("host", sa.String(255), nullable=False),
     sa.Column("port", sa.Integer, nullable=False),
@@ -31,7 +35,7 @@ deployments = sa.Table(
 
 rollout_events = sa.Table(
     "rollout_events",
-    metadata,
+    METADATA,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column(
         "deployment",

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from dockyard.errors import InvalidInputError
-from dockyard.serving.v2 import (
+from dockyard.runtime.v2 import (
     OutputTensor,
     decode_bytes_tensor,
     encode_bytes_tensor,

@@ -1,4 +1,4 @@
-"""Signatures: inferred from training data, stored as JSON, checking inputs precisely."""
+"""Validation: inputs checked against a signature precisely and coerced into batches."""
 
 from __future__ import annotations
 
@@ -8,97 +8,27 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dockyard.errors import InvalidInputError, RegistryError
-from dockyard.registry.signature import (
-    ColumnSpec,
-    OutputSpec,
-    Signature,
-    batch_rows,
-    concat_batches,
-    infer_signature,
-)
+from dockyard.errors import InvalidInputError
+from dockyard.registry.signature import ColumnSpec, OutputSpec, Signature
+from dockyard.runtime.validation import Validator, batch_rows, concat_batches
 
-IRIS = Signature(
-    inputs=[ColumnSpec(n) for n in ("sepal_length", "sepal_width", "petal_length", "petal_width")],
-    outputs=[OutputSpec("predict", "INT64")],
-)
-MIXED = Signature(
-    inputs=[
-        ColumnSpec("age", "INT64"),
-        ColumnSpec("income", "FP64", allow_nan=True),
-        ColumnSpec("city", "BYTES"),
-    ]
-)
-
-
-# --- inference -------------------------------------------------------------------------
-
-
-def test_infer_from_dataframe_names_types_and_missing_values() -> None:
-    df = pd.DataFrame(
-        {
-            "age": [30, 40],
-            "income": [1.5, np.nan],
-            "city": ["Lyon", "Oslo"],
-            "vip": [True, False],
-            "score": np.array([1.0, 2.0], dtype=np.float32),
-        }
+IRIS = Validator(
+    Signature(
+        inputs=[
+            ColumnSpec(n) for n in ("sepal_length", "sepal_width", "petal_length", "petal_width")
+        ],
+        outputs=[OutputSpec("predict", "INT64")],
     )
-    sig = infer_signature(df, pd.Series(["yes", "no"]))
-    assert [(c.name, c.dtype, c.allow_nan) for c in sig.inputs] == [
-        ("age", "INT64", False),
-        ("income", "FP64", True),
-        ("city", "BYTES", False),
-        ("vip", "BOOL", False),
-        ("score", "FP32", False),
-    ]
-    assert sig.n_features == 5
-    assert sig.outputs == (OutputSpec("predict", "BYTES", "label"),)
-    assert not sig.is_matrix
-
-
-def test_infer_from_numpy_and_rows() -> None:
-    x = np.array([[1.0, 2.0], [3.0, np.inf]])
-    sig = infer_signature(x, np.array([0, 1]))
-    assert sig.column_names == ("x0", "x1")
-    assert sig.inputs[1].allow_inf and not sig.inputs[0].allow_inf
-    assert sig.matrix_dtype == "FP64"
-    assert sig.outputs[0].dtype == "INT64"
-    rows = infer_signature([[1, "a"], [2, "b"]])
-    assert [c.dtype for c in rows.inputs] == ["INT64", "BYTES"]
-    records = infer_signature([{"a": 1.5, "b": None}, {"a": 2.0, "b": "x"}])
-    assert [(c.name, c.dtype, c.allow_nan) for c in records.inputs] == [
-        ("a", "FP64", False),
-        ("b", "BYTES", True),
-    ]
-    assert infer_signature(x, [0.5, 1.5]).outputs[0].kind == "value"
-
-
-def test_infer_rejects_non_tabular_data() -> None:
-    with pytest.raises(InvalidInputError, match=r"shape \[3\]"):
-        infer_signature(np.array([1.0, 2.0, 3.0]))
-    with pytest.raises(RegistryError, match=r"datetime|no Open Inference Protocol datatype"):
-        infer_signature(pd.DataFrame({"t": pd.to_datetime(["2024-01-01"])}))
-
-
-def test_json_round_trip() -> None:
-    sig = infer_signature(pd.DataFrame({"a": [1.0, np.nan], "b": ["x", "y"]}), [0, 1])
-    assert Signature.from_dict(sig.to_dict()) == sig
-    assert Signature.from_dict(IRIS.to_dict()) == IRIS
-    with pytest.raises(RegistryError, match="not a signature"):
-        Signature.from_dict({"inputs": [{"nom": "a"}]})
-
-
-def test_bad_signatures_are_refused() -> None:
-    with pytest.raises(RegistryError, match="unknown datatype 'FLOAT'"):
-        ColumnSpec("a", "FLOAT")
-    with pytest.raises(RegistryError, match="duplicate input names: a"):
-        Signature(inputs=[ColumnSpec("a"), ColumnSpec("a")])
-    with pytest.raises(RegistryError, match="2 inputs but n_features=3"):
-        Signature(inputs=[ColumnSpec("a"), ColumnSpec("b")], n_features=3)
-
-
-# --- validation ------------------------------------------------------------------------
+)
+MIXED = Validator(
+    Signature(
+        inputs=[
+            ColumnSpec("age", "INT64"),
+            ColumnSpec("income", "FP64", allow_nan=True),
+            ColumnSpec("city", "BYTES"),
+        ]
+    )
+)
 
 
 def test_rows_fast_path_gives_a_float_matrix() -> None:
@@ -139,7 +69,9 @@ def test_rows_errors_name_column_and_row(rows: object, message: str) -> None:
 
 
 def test_nan_and_inf_follow_the_column_flags() -> None:
-    sig = Signature(inputs=[ColumnSpec("a", allow_nan=True), ColumnSpec("b", allow_inf=True)])
+    sig = Validator(
+        Signature(inputs=[ColumnSpec("a", allow_nan=True), ColumnSpec("b", allow_inf=True)])
+    )
     batch = sig.rows_to_batch(np.array([[np.nan, np.inf]]))
     assert math.isnan(batch[0, 0]) and math.isinf(batch[0, 1])
     assert math.isnan(sig.rows_to_batch([[None, 1.0]])[0, 0])
@@ -152,7 +84,7 @@ def test_nan_and_inf_follow_the_column_flags() -> None:
 
 
 def test_integer_columns_take_integral_numbers_only() -> None:
-    sig = Signature(inputs=[ColumnSpec("n", "INT64")])
+    sig = Validator(Signature(inputs=[ColumnSpec("n", "INT64")]))
     assert sig.rows_to_batch([[3], [4.0]]).dtype == np.int64
     with pytest.raises(
         InvalidInputError, match=r"input 'n': expected INT64, got number 1.5 at row 0"
@@ -200,7 +132,7 @@ def test_columns_and_frames() -> None:
     batch = IRIS.columns_to_batch({n: np.array([1.0, 2.0]) for n in IRIS.column_names})
     assert batch.shape == (2, 4)
     with pytest.raises(InvalidInputError, match="input 'b' has 1 rows but input 'a' has 2"):
-        Signature(inputs=[ColumnSpec("a"), ColumnSpec("b")]).columns_to_batch(
+        Validator(Signature(inputs=[ColumnSpec("a"), ColumnSpec("b")])).columns_to_batch(
             {"a": [1.0, 2.0], "b": [1.0]}
         )
     frame = pd.DataFrame({"city": ["x"], "age": [3], "income": [1.0]})
@@ -210,26 +142,26 @@ def test_columns_and_frames() -> None:
 
 
 def test_signature_without_columns_accepts_any_numeric_matrix() -> None:
-    sig = Signature()
+    sig = Validator(Signature())
     assert sig.rows_to_batch([[1, 2, 3]]).shape == (1, 3)
     with pytest.raises(InvalidInputError, match="got string 'x'"):
         sig.rows_to_batch([[1, "x"]])
-    fixed = Signature(n_features=2)
+    fixed = Validator(Signature(n_features=2))
     with pytest.raises(InvalidInputError, match="expected 2 values per row, got 3"):
         fixed.rows_to_batch([[1, 2, 3]])
 
 
 def test_huge_integers_are_client_errors() -> None:
     with pytest.raises(InvalidInputError):
-        Signature(inputs=[ColumnSpec("n", "INT64")]).rows_to_batch([[2**70]])
-    big = Signature(inputs=[ColumnSpec("x")]).rows_to_batch([[2**70]])
+        Validator(Signature(inputs=[ColumnSpec("n", "INT64")])).rows_to_batch([[2**70]])
+    big = Validator(Signature(inputs=[ColumnSpec("x")])).rows_to_batch([[2**70]])
     assert big[0, 0] == float(2**70)
     with pytest.raises(InvalidInputError, match="out of range for FP64"):
-        Signature().rows_to_batch([[2**1100]])
+        Validator(Signature()).rows_to_batch([[2**1100]])
 
 
 def test_rows_without_values_are_refused() -> None:
     with pytest.raises(InvalidInputError, match="at least one value per row"):
-        Signature().rows_to_batch(np.zeros((1, 0)))
+        Validator(Signature()).rows_to_batch(np.zeros((1, 0)))
     with pytest.raises(InvalidInputError, match="at least one value per row"):
-        Signature().rows_to_batch([[]])
+        Validator(Signature()).rows_to_batch([[]])

@@ -10,8 +10,8 @@ from sklearn.linear_model import LogisticRegression
 
 from dockyard.errors import InvalidInputError, ServingError, UnknownComponentError
 from dockyard.registry.signature import infer_signature
-from dockyard.serving import ModelRuntime, PredictRuntime, Runtime, load_runtime
-from dockyard.serving.v2 import Tensor
+from dockyard.runtime import FrameworkAdapter, ModelRuntime, PredictAdapter, select_adapter
+from dockyard.runtime.v2 import Tensor
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +36,7 @@ def test_sklearn_numpy_model(iris: tuple[pd.DataFrame, pd.Series]) -> None:
     x, y = iris
     model = LogisticRegression(max_iter=500).fit(x.to_numpy(), y)
     rt = ModelRuntime(model, infer_signature(x, y), name="iris", version=3)
-    assert rt.runtime.platform == "sklearn"
+    assert rt.adapter.platform == "sklearn"
     assert np.array_equal(rt.predict(x.to_numpy()[:5]), model.predict(x.to_numpy()[:5]))
     assert np.array_equal(rt.predict(x.head(5)), model.predict(x.to_numpy()[:5]))
     assert rt.output_name == "predict" and rt.output_datatype() == "INT64"
@@ -130,11 +130,11 @@ def test_mixed_signature_model_gets_a_dataframe() -> None:
     assert list(seen[0].columns) == ["n", "city"]
 
 
-def test_runtime_selection_and_plugins(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_adapter_selection_and_plugins(monkeypatch: pytest.MonkeyPatch) -> None:
     class Onnxish:
         pass
 
-    class OnnxishRuntime(Runtime):
+    class OnnxishAdapter(FrameworkAdapter):
         platform = "onnxish"
 
         @classmethod
@@ -147,21 +147,21 @@ def test_runtime_selection_and_plugins(monkeypatch: pytest.MonkeyPatch) -> None:
     from dockyard import _plugins
 
     monkeypatch.setattr(_plugins, "available", lambda group: ["onnxish"])
-    monkeypatch.setattr(_plugins, "load", lambda group, name: {"onnxish": OnnxishRuntime}[name])
-    assert isinstance(load_runtime(Onnxish()), OnnxishRuntime)
-    assert isinstance(load_runtime(Spy()), PredictRuntime)
+    monkeypatch.setattr(_plugins, "load", lambda group, name: {"onnxish": OnnxishAdapter}[name])
+    assert isinstance(select_adapter(Onnxish()), OnnxishAdapter)
+    assert isinstance(select_adapter(Spy()), PredictAdapter)
     rt = ModelRuntime(Onnxish(), name="o", version=2)
     assert rt.metadata()["platform"] == "onnxish" and rt.predict([[1.0]]).tolist() == [1.0]
     with pytest.raises(
         ServingError,
-        match=r"no runtime can serve a builtins.object: it has no predict\(\).*installed: onnxish",
+        match=r"no framework adapter can run a builtins.object: it has no predict\(\).*installed: onnxish",
     ):
-        load_runtime(object())
+        select_adapter(object())
 
 
-def test_unknown_runtime_name_and_bad_arguments() -> None:
-    with pytest.raises(UnknownComponentError, match="Unknown runtime 'nope'"):
-        load_runtime(Spy(), kind="nope")
+def test_unknown_adapter_name_and_bad_arguments() -> None:
+    with pytest.raises(UnknownComponentError, match="Unknown framework adapter 'nope'"):
+        select_adapter(Spy(), kind="nope")
     with pytest.raises(ServingError, match="has no predict_proba"):
         ModelRuntime(Spy(), name="m", version=1, predict_proba=True)
     with pytest.raises(ServingError, match="model name"):

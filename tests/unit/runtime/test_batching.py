@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from dockyard.errors import ServingError
-from dockyard.serving.batching import MicroBatcher
+from dockyard.runtime.batching import MicroBatcher
 
 
 class Recorder:
@@ -156,7 +156,7 @@ def test_invalid_settings() -> None:
 
 
 def test_model_threads_run_calls_off_the_loop_and_carry_errors() -> None:
-    from dockyard.serving.batching import ModelThreads
+    from dockyard.runtime.batching import ModelThreads
 
     threads = ModelThreads(2)
     model = Recorder(poison=7.0)

@@ -1,8 +1,9 @@
-"""SqlMetadataStore: opening, schema versions and the errors users meet.
+"""The database kernel: opening, schema versions, transactions and the errors users meet.
 
-The behaviour shared by every adapter is in tests/contract/test_metadata_store.py; these
-tests cover what is particular to the SQL adapter: unreachable servers, schema
-revisions written by other dockyard versions, SQLite's settings.
+The behaviour shared by every adapter of each port is in tests/contract/; these tests
+cover what is particular to the SQL kernel every store is built on: unreachable servers,
+schema revisions written by other dockyard versions (and the data they hold), SQLite's
+settings, transactions across contexts.
 """
 
 from __future__ import annotations
@@ -17,10 +18,24 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from dockyard.errors import MetadataError, MetadataUnavailableError, SchemaVersionError
-from dockyard.metadata import sql_store
-from dockyard.metadata.models import metadata as all_tables
-from dockyard.metadata.sql_store import HEAD_REVISION, SqlMetadataStore
+import dockyard.metadata.tables
+import dockyard.registry.tables
+import dockyard.rollout.tables
+from dockyard.db import migrate
+from dockyard.db.engine import Database
+from dockyard.db.migrate import HEAD_REVISION
+from dockyard.db.types import METADATA as all_tables
+from dockyard.errors import (
+    MetadataError,
+    MetadataUnavailableError,
+    RecordNotFoundError,
+    SchemaVersionError,
+)
+from dockyard.metadata.sql_store import SqlMetadataStore
+from dockyard.registry.sql_store import SqlRegistryStore
+from dockyard.rollout.sql_store import SqlDeploymentStore
+
+FIXTURES = Path(__file__).parents[2] / "fixtures"
 
 
 def _revisions(db: Path) -> list[str]:
@@ -104,7 +119,7 @@ def test_older_known_database_is_upgraded(tmp_path: Path) -> None:
     db = tmp_path / "metadata.db"
     engine = sa.create_engine(f"sqlite:///{db}")
     with engine.begin() as conn:
-        command.upgrade(sql_store.alembic_config(conn), "0001")  # as dockyard 0.1 left it
+        command.upgrade(migrate.alembic_config(conn), "0001")  # as dockyard 0.1 left it
         conn.execute(sa.text("INSERT INTO pipelines VALUES ('p', '2024-01-01 00:00:00')"))
         conn.execute(
             sa.text(
@@ -115,13 +130,14 @@ def test_older_known_database_is_upgraded(tmp_path: Path) -> None:
     engine.dispose()
     assert _revisions(db) == ["0001"]
 
-    store = SqlMetadataStore(f"sqlite:///{db}")
+    database = Database(f"sqlite:///{db}")
     try:
-        assert store.get_run("01234567").pipeline == "p"
-        assert store.list_models() == []  # the 0002 tables exist
+        assert SqlMetadataStore(database).get_run("01234567").pipeline == "p"
+        assert SqlRegistryStore(database).list_models() == []  # the 0002 tables exist
+        assert SqlDeploymentStore(database).list_deployments() == []  # and 0003's
     finally:
-        store.close()
-    assert _revisions(db) == [sql_store.HEAD_REVISION]
+        database.close()
+    assert _revisions(db) == [HEAD_REVISION]
 
 
 def test_sqlite_file_uses_wal_and_settings(tmp_path: Path) -> None:
@@ -133,7 +149,7 @@ def test_sqlite_file_uses_wal_and_settings(tmp_path: Path) -> None:
     try:
         with sqlite3.connect(db) as conn:
             assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
-        with store._engine.connect() as conn:
+        with store.database.engine.connect() as conn:
             pragma = conn.exec_driver_sql
             assert pragma("PRAGMA synchronous").scalar() == 1  # NORMAL
             assert pragma("PRAGMA busy_timeout").scalar() == 7000
@@ -147,9 +163,9 @@ def test_head_revision_is_alembics_head() -> None:
     new migration that forgets to bump it would leave databases un-upgraded."""
     from alembic.script import ScriptDirectory
 
-    script = ScriptDirectory.from_config(sql_store.alembic_config())
+    script = ScriptDirectory.from_config(migrate.alembic_config())
     assert script.get_heads() == [HEAD_REVISION]
-    assert SqlMetadataStore.HEAD_REVISION == HEAD_REVISION
+    assert Database.HEAD_REVISION == HEAD_REVISION
 
 
 @pytest.mark.parametrize(
@@ -158,8 +174,9 @@ def test_head_revision_is_alembics_head() -> None:
 def test_migrations_match_the_models(
     backend: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
-    """The tables come from the migrations, the queries from the models: the two must
-    describe the same schema, on every database, or a query breaks in production only."""
+    """The tables come from the migrations, the queries from each context's tables
+    module: the two must describe the same schema, on every database, or a query breaks
+    in production only."""
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
@@ -244,3 +261,78 @@ def test_concurrent_first_open_creates_the_schema_once(
             assert len(store.list_runs()) == 6
         finally:
             store.close()
+
+
+def test_a_project_written_by_the_previous_release_opens_with_its_data(tmp_path: Path) -> None:
+    """Upgrading dockyard must never lose a project: a database written by dockyard
+    0.1.0 (runs, steps, artifacts, lineage, model versions with signatures, aliases, a
+    deployment and its events, in one file) opens through the per-context stores and
+    reads back everything. The fixture is that release's own database (an SQL dump made
+    by running its code)."""
+    db = tmp_path / "metadata.db"
+    with sqlite3.connect(db) as conn:
+        conn.executescript((FIXTURES / "dockyard-0.1.0.sql").read_text())
+    database = Database(f"sqlite:///{db}")
+    try:
+        runs = SqlMetadataStore(database)
+        models = SqlRegistryStore(database)
+        deployments = SqlDeploymentStore(database)
+        recorded = runs.list_runs()
+        assert [r.status for r in recorded] == ["completed", "completed"]
+        assert {r.params["C"] for r in recorded} == {0.5, 2.0}
+        for run in recorded:
+            steps = {s.name: s for s in runs.list_step_runs(run.id)}
+            assert set(steps) == {"data", "train"}
+            data_out = steps["data"].outputs["output"]
+            assert steps["train"].inputs == {"d": data_out}
+            assert runs.get_lineage(data_out).consumed_by[0][1] == "train"
+        toy = models.list_model_versions("toy")
+        assert [v.version for v in toy] == [1, 2]
+        assert toy[0].aliases == ("production",)
+        assert toy[0].signature is not None
+        assert toy[0].signature.column_names == ("x0", "x1")
+        assert toy[0].description == "toy model"
+        assert toy[0].run_id in {r.id for r in recorded}
+        assert runs.get_artifact(toy[1].artifact_id).materializer == "sklearn"
+        assert models.resolve_alias("toy", "production") == 1
+        (deployment,) = deployments.list_deployments()
+        assert (deployment.name, deployment.port) == ("toy-api", 18080)
+        assert [e.kind for e in deployments.list_events("toy-api")] == ["start"]
+        assert deployments.versions_in_use("toy") == {
+            1: ["deployment 'toy-api' (take it down with: dockyard deployments down toy-api)"]
+        }
+    finally:
+        database.close()
+    assert _revisions(db) == [HEAD_REVISION]
+
+
+def test_a_transaction_spans_contexts_and_rolls_back_as_one(tmp_path: Path) -> None:
+    """Registering a model writes its artifact (metadata) and its version (registry):
+    both or neither. Stores built on one database join the caller's transaction."""
+    import hashlib
+
+    from dockyard.metadata.base import ArtifactDraft
+
+    database = Database(f"sqlite:///{tmp_path}/metadata.db")
+    runs, models = SqlMetadataStore(database), SqlRegistryStore(database)
+    digest = hashlib.sha256(b"m").hexdigest()
+    draft = ArtifactDraft(f"memory://{digest}", digest, 1, "x.Model", "sklearn", "1")
+    try:
+
+        def register_then_fail() -> str:
+            with database.transaction():
+                artifact = runs.record_artifact(draft)
+                models.create_model_version("m", artifact_id=artifact.id)
+                raise RuntimeError(f"boom after recording {artifact.id}")
+
+        with pytest.raises(RuntimeError, match="boom"):
+            register_then_fail()
+        assert models.list_models() == []
+        with pytest.raises(RecordNotFoundError):  # the artifact went with the version
+            runs.get_artifact(dockyard.metadata.tables.artifact_id(digest, "x.Model", "sklearn"))
+        with database.transaction():
+            artifact = runs.record_artifact(draft)
+            models.create_model_version("m", artifact_id=artifact.id)
+        assert models.get_model_version("m", 1).artifact_id == artifact.id
+    finally:
+        database.close()

@@ -1,31 +1,28 @@
-"""SQL implementation of :class:`~dockyard.metadata.deployments.DeploymentStore`.
+"""The SQL deployment store: deployments and rollout events on a :class:`Database`.
 
-A mixin of :class:`~dockyard.metadata.sql_store.SqlMetadataStore`, using its ``_tx()``
-and ``_now()``: deployments live in the same database as the runs and model versions
-they serve. The optimistic-concurrency check is one ``UPDATE ... WHERE revision = ?``:
-the database, not the caller, decides who wrote first.
+It reads and writes only the rollout context's tables (:mod:`dockyard.rollout.tables`),
+on the same database as the runs and model versions the deployments serve. The
+optimistic-concurrency check is one ``UPDATE ... WHERE revision = ?``: the database, not
+the caller, decides who wrote first.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from contextlib import AbstractContextManager
-from typing import Any, cast
+from typing import Any, ClassVar
 
 import sqlalchemy as sa
 
-from dockyard.errors import MetadataError, RecordNotFoundError
-from dockyard.metadata import models_deployments
-from dockyard.metadata.deployments import (
-    DeploymentRecord,
-    DeploymentStore,
-    RolloutEventRecord,
-    StaleStateError,
-)
+from dockyard.db.engine import Database
+from dockyard.errors import RecordNotFoundError, RolloutError, StaleStateError
+from dockyard.rollout import tables
+from dockyard.rollout.store import DeploymentRecord, DeploymentStore, RolloutEventRecord
 
-_deployments = models_deployments.deployments
-_events = models_deployments.rollout_events
+__all__ = ["SqlDeploymentStore"]
+
+_deployments = tables.deployments
+_events = tables.rollout_events
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 _HINT = "List deployments with: dockyard deployments list"
@@ -57,13 +54,32 @@ def _event(row: Any) -> RolloutEventRecord:
     )
 
 
-class SqlDeploymentsMixin(DeploymentStore):
-    # Provided by SqlMetadataStore.
-    _tx: Any
-    _now: Any
+class SqlDeploymentStore(DeploymentStore):
+    """Deployments and rollout events on SQLAlchemy (SQLite or PostgreSQL).
 
-    def _dtx(self) -> AbstractContextManager[sa.Connection]:
-        return cast(AbstractContextManager[sa.Connection], self._tx())
+    Args:
+        database: the shared :class:`~dockyard.db.Database`, or a URL to open one for
+            this store alone.
+        **options: database options when ``database`` is a URL.
+    """
+
+    flavor: ClassVar[str] = "sql"
+
+    def __init__(self, database: Database | str, **options: Any) -> None:
+        self._owns_database = not isinstance(database, Database)
+        self.database = (
+            database if isinstance(database, Database) else Database(database, **options)
+        )
+
+    def __repr__(self) -> str:
+        return f"SqlDeploymentStore({self.database.url!r})"
+
+    def describe(self) -> dict[str, Any]:
+        return {"flavor": self.flavor, **self.database.describe()}
+
+    def close(self) -> None:
+        if self._owns_database:
+            self.database.close()
 
     @staticmethod
     def _missing(name: str) -> RecordNotFoundError:
@@ -73,13 +89,13 @@ class SqlDeploymentsMixin(DeploymentStore):
         self, name: str, *, port: int, host: str = "127.0.0.1", state: Mapping[str, Any]
     ) -> DeploymentRecord:
         if not _NAME.match(name or ""):
-            raise MetadataError(
+            raise RolloutError(
                 f"Invalid deployment name {name!r}: use letters, digits, '.', '_' or '-' "
                 "(up to 128, starting with a letter or digit)."
             )
         if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
-            raise MetadataError(f"Invalid port {port!r} for deployment {name!r}: use 1-65535.")
-        now = self._now()
+            raise RolloutError(f"Invalid port {port!r} for deployment {name!r}: use 1-65535.")
+        now = self.database.now()
         values = {
             "name": name,
             "host": host,
@@ -93,10 +109,10 @@ class SqlDeploymentsMixin(DeploymentStore):
             "updated_at": now,
         }
         try:
-            with self._dtx() as conn:
+            with self.database.transaction() as conn:
                 conn.execute(_deployments.insert(), values)
         except sa.exc.IntegrityError as exc:
-            raise MetadataError(
+            raise RolloutError(
                 f"A deployment named {name!r} exists already. Roll out a new version to it "
                 f"with dockyard deploy {name} --model REF, or remove it first with "
                 f"dockyard deployments down {name}."
@@ -104,19 +120,19 @@ class SqlDeploymentsMixin(DeploymentStore):
         return self.get_deployment(name)
 
     def get_deployment(self, name: str) -> DeploymentRecord:
-        with self._dtx() as conn:
+        with self.database.transaction() as conn:
             row = conn.execute(sa.select(_deployments).where(_deployments.c.name == name)).first()
         if row is None:
             raise self._missing(name)
         return _record(row)
 
     def list_deployments(self) -> list[DeploymentRecord]:
-        with self._dtx() as conn:
+        with self.database.transaction() as conn:
             rows = conn.execute(sa.select(_deployments).order_by(_deployments.c.name)).all()
         return [_record(row) for row in rows]
 
     def delete_deployment(self, name: str) -> None:
-        with self._dtx() as conn:
+        with self.database.transaction() as conn:
             # Explicitly, as well as by cascade: SQLite needs foreign_keys=ON for that.
             conn.execute(_events.delete().where(_events.c.deployment == name))
             result = conn.execute(_deployments.delete().where(_deployments.c.name == name))
@@ -126,8 +142,8 @@ class SqlDeploymentsMixin(DeploymentStore):
     def update_state(
         self, name: str, state: Mapping[str, Any], expected_revision: int
     ) -> DeploymentRecord:
-        now = self._now()
-        with self._dtx() as conn:
+        now = self.database.now()
+        with self.database.transaction() as conn:
             result = conn.execute(
                 _deployments.update()
                 .where(
@@ -153,7 +169,7 @@ class SqlDeploymentsMixin(DeploymentStore):
     def append_event(
         self, name: str, kind: str, reason: str, figures: Mapping[str, Any] | None = None
     ) -> RolloutEventRecord:
-        now = self._now()
+        now = self.database.now()
         values = {
             "deployment": name,
             "kind": kind,
@@ -162,7 +178,7 @@ class SqlDeploymentsMixin(DeploymentStore):
             "created_at": now,
         }
         try:
-            with self._dtx() as conn:
+            with self.database.transaction() as conn:
                 exists = conn.execute(
                     sa.select(_deployments.c.name).where(_deployments.c.name == name)
                 ).first()
@@ -176,7 +192,7 @@ class SqlDeploymentsMixin(DeploymentStore):
     def list_events(self, name: str, limit: int = 100) -> list[RolloutEventRecord]:
         if limit < 1:
             return []
-        with self._dtx() as conn:
+        with self.database.transaction() as conn:
             exists = conn.execute(
                 sa.select(_deployments.c.name).where(_deployments.c.name == name)
             ).first()
@@ -191,7 +207,7 @@ class SqlDeploymentsMixin(DeploymentStore):
         return [_event(row) for row in reversed(rows)]
 
     def set_command(self, name: str, command: Mapping[str, Any] | None) -> None:
-        with self._dtx() as conn:
+        with self.database.transaction() as conn:
             result = conn.execute(
                 _deployments.update()
                 .where(_deployments.c.name == name)
@@ -201,7 +217,7 @@ class SqlDeploymentsMixin(DeploymentStore):
                 raise self._missing(name)
 
     def take_command(self, name: str) -> dict[str, Any] | None:
-        with self._dtx() as conn:
+        with self.database.transaction() as conn:
             row = conn.execute(
                 sa.select(_deployments.c.command)
                 .where(_deployments.c.name == name)
@@ -217,11 +233,28 @@ class SqlDeploymentsMixin(DeploymentStore):
             return dict(row.command)
 
     def heartbeat(self, name: str, pid: int | None) -> None:
-        with self._dtx() as conn:
+        with self.database.transaction() as conn:
             result = conn.execute(
                 _deployments.update()
                 .where(_deployments.c.name == name)
-                .values(agent_pid=pid, heartbeat_at=self._now() if pid is not None else None)
+                .values(
+                    agent_pid=pid, heartbeat_at=self.database.now() if pid is not None else None
+                )
             )
             if result.rowcount == 0:
                 raise self._missing(name)
+
+    def versions_in_use(self, model: str) -> dict[int, list[str]]:
+        from dockyard.rollout.machine import RolloutState
+
+        used: dict[int, list[str]] = {}
+        for record in self.list_deployments():
+            state = RolloutState.from_dict(record.state)
+            if state.model != model:
+                continue
+            for version in state.versions_in_use():
+                used.setdefault(version, []).append(
+                    f"deployment {record.name!r} (take it down with: dockyard deployments "
+                    f"down {record.name})"
+                )
+        return used

@@ -1,6 +1,6 @@
-"""Alembic environment of the metadata store, driven from code, never from a CLI.
+"""Alembic environment of dockyard's database, driven from code, never from a CLI.
 
-:func:`dockyard.metadata.sql_store.upgrade_schema` builds the Alembic ``Config`` in code
+:func:`dockyard.db.migrate.upgrade_schema` builds the Alembic ``Config`` in code
 and passes an open connection in ``config.attributes["connection"]``; this module runs the
 migrations on it. On PostgreSQL a transaction-scoped advisory lock makes concurrent
 openers take turns: the second one finds the schema already at head and does nothing.
@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import context
 
-from dockyard.metadata.models import metadata
+from dockyard.db.types import METADATA
 
 #: Arbitrary but fixed key of the advisory lock ("dockyard" in ASCII, as an int64).
 _PG_LOCK_KEY = 0x646F636B79617264
@@ -22,11 +22,13 @@ def run_migrations_online() -> None:
     if connection is None:  # pragma: no cover - only reached when misused from a CLI
         raise RuntimeError(
             "dockyard's migrations run from code: use "
-            "dockyard.metadata.sql_store.upgrade_schema(url), not the alembic CLI."
+            "dockyard.db.Database(url), not the alembic CLI."
         )
     context.configure(
         connection=connection,
-        target_metadata=metadata,
+        # The tables of every context are declared on METADATA by their own ``tables``
+        # modules; the revisions spell out their operations, so they are not imported here.
+        target_metadata=METADATA,
         # SQLite cannot ALTER most things; batch mode recreates tables instead.
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
@@ -38,5 +40,5 @@ def run_migrations_online() -> None:
 
 
 if context.is_offline_mode():  # pragma: no cover - offline SQL scripts are not supported
-    raise RuntimeError("dockyard's metadata migrations run online only.")
+    raise RuntimeError("dockyard's migrations run online only.")
 run_migrations_online()

@@ -1,0 +1,139 @@
+"""Framework adapters: the plug-in port that calls one framework's model on a batch.
+
+:class:`FrameworkAdapter` is what a framework plugs in (``dockyard.framework_adapters``
+entry points); :class:`PredictAdapter` serves scikit-learn estimators and any object with
+``predict``. :func:`select_adapter` picks one for a model. A
+:class:`~dockyard.runtime.model.ModelRuntime` wraps the chosen adapter with the model
+version's signature.
+"""
+
+from __future__ import annotations
+
+import logging
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar
+
+import numpy as np
+
+from dockyard import _plugins
+from dockyard.errors import ServingError
+
+__all__ = ["ADAPTERS_GROUP", "FrameworkAdapter", "PredictAdapter", "select_adapter"]
+
+log = logging.getLogger(__name__)
+
+ADAPTERS_GROUP = "dockyard.framework_adapters"
+
+
+class FrameworkAdapter(ABC):
+    """Port: run one framework's model on a batch that already fits the signature.
+
+    A plug-in subclasses it and registers the class in the ``dockyard.framework_adapters`` entry
+    point group; :func:`select_adapter` asks each installed class :meth:`can_load`::
+
+        class OnnxAdapter(FrameworkAdapter):
+            platform = "onnxruntime"
+
+            @classmethod
+            def can_load(cls, model):
+                return type(model).__name__ == "InferenceSession"
+
+            def predict(self, batch):
+                name = self.model.get_inputs()[0].name
+                return self.model.run(None, {name: batch.astype("float32")})[0]
+
+        # pyproject.toml of the plug-in:
+        # [project.entry-points."dockyard.framework_adapters"]
+        # onnx = "my_pkg.adapter:OnnxAdapter"
+
+    Attributes:
+        platform: shown as the V2 model metadata ``platform``.
+        wants_frame: give :meth:`predict` a pandas DataFrame with the signature's column
+            names rather than a 2-D numpy array.
+    """
+
+    platform: ClassVar[str] = "python"
+    wants_frame: bool = False
+
+    def __init__(self, model: Any, *, predict_proba: bool = False) -> None:
+        self.model = model
+        self.predict_proba = predict_proba
+
+    @classmethod
+    def can_load(cls, model: Any) -> bool:
+        """Whether this runtime knows how to run ``model``."""
+        return False
+
+    @abstractmethod
+    def predict(self, batch: Any) -> np.ndarray:
+        """Predict a batch: one output row per input row (first axis)."""
+
+
+class PredictAdapter(FrameworkAdapter):
+    """scikit-learn estimators and pipelines, and any object with ``predict``.
+
+    With ``predict_proba=True`` it calls ``predict_proba`` (class probabilities).
+    A model fitted on a DataFrame (it has ``feature_names_in_``) gets a DataFrame.
+    """
+
+    platform = "python"
+
+    def __init__(self, model: Any, *, predict_proba: bool = False) -> None:
+        super().__init__(model, predict_proba=predict_proba)
+        if predict_proba and not callable(getattr(model, "predict_proba", None)):
+            raise ServingError(
+                f"{type(model).__name__} has no predict_proba(); serve it without predict_proba"
+            )
+        self._fn = model.predict_proba if predict_proba else model.predict
+        self.wants_frame = hasattr(model, "feature_names_in_")
+        if type(model).__module__.startswith("sklearn"):
+            self.platform = "sklearn"  # type: ignore[misc]
+
+    @classmethod
+    def can_load(cls, model: Any) -> bool:
+        return callable(getattr(model, "predict", None))
+
+    def predict(self, batch: Any) -> np.ndarray:
+        return np.asarray(self._fn(batch))
+
+
+def select_adapter(
+    model: Any,
+    *,
+    predict_proba: bool = False,
+    kind: str | type[FrameworkAdapter] | FrameworkAdapter | None = None,
+) -> FrameworkAdapter:
+    """Pick and build the :class:`FrameworkAdapter` for ``model``.
+
+    Args:
+        kind: an adapter instance or class to use as is, the name of a
+            ``dockyard.framework_adapters`` entry point, or None to ask every installed plug-in's
+            ``can_load`` (sorted by name) and fall back to :class:`PredictAdapter`.
+
+    Raises:
+        UnknownComponentError: ``kind`` names no installed adapter.
+        ServingError: no adapter can run this model.
+    """
+    if isinstance(kind, FrameworkAdapter):
+        return kind
+    if isinstance(kind, type):
+        return kind(model, predict_proba=predict_proba)
+    if isinstance(kind, str):
+        cls = _plugins.load(ADAPTERS_GROUP, kind)
+        return cls(model, predict_proba=predict_proba)  # type: ignore[no-any-return]
+    for name in _plugins.available(ADAPTERS_GROUP):
+        try:
+            cls = _plugins.load(ADAPTERS_GROUP, name)
+        except Exception as exc:  # a broken plug-in must not stop sklearn models serving
+            log.warning("framework adapter plug-in %r cannot be loaded: %s", name, exc)
+            continue
+        if cls is not PredictAdapter and cls.can_load(model):
+            return cls(model, predict_proba=predict_proba)  # type: ignore[no-any-return]
+    if PredictAdapter.can_load(model):
+        return PredictAdapter(model, predict_proba=predict_proba)
+    installed = ", ".join(_plugins.available(ADAPTERS_GROUP)) or "none"
+    raise ServingError(
+        f"no framework adapter can run a {type(model).__module__}.{type(model).__name__}: it has no "
+        f"predict(). Install the dockyard.framework_adapters plug-in for its framework "
+        f"(installed: {installed})"
+    )
