@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from dockyard.errors import InvalidInputError, ServingError
-from dockyard.registry.signature import Signature, datatype_of
+from dockyard.registry.signature import Signature, datatype_of, signature_from_model
 from dockyard.runtime.adapters import FrameworkAdapter, select_adapter
 from dockyard.runtime.validation import Validator, batch_rows
 
@@ -54,7 +54,8 @@ class ModelRuntime:
 
     Args:
         model: the loaded model object.
-        signature: its input/output signature; None accepts any numeric matrix.
+        signature: its input/output signature; None asks the fitted model
+            (``feature_names_in_``, ``n_features_in_``), else accepts any numeric matrix.
         name: the model's registered name.
         version: its version number.
         predict_proba: answer class probabilities (``predict_proba``) instead of labels.
@@ -80,7 +81,9 @@ class ModelRuntime:
         if isinstance(version, bool) or not isinstance(version, int) or version < 0:
             raise ServingError(f"a model version must be a non-negative integer, got {version!r}")
         self.model = model
-        self.signature = signature if signature is not None else Signature()
+        if signature is None:  # e.g. registered before signatures came from the model
+            signature = signature_from_model(model) or Signature()
+        self.signature = signature
         self.name = name
         self.version = version
         self.predict_proba = predict_proba

@@ -12,6 +12,7 @@ from dockyard.registry.signature import (
     OutputSpec,
     Signature,
     infer_signature,
+    signature_from_model,
 )
 
 IRIS = Signature(
@@ -92,3 +93,19 @@ def test_bad_signatures_are_refused() -> None:
         Signature(inputs=[ColumnSpec("a"), ColumnSpec("a")])
     with pytest.raises(RegistryError, match="2 inputs but n_features=3"):
         Signature(inputs=[ColumnSpec("a"), ColumnSpec("b")], n_features=3)
+
+
+def test_signature_from_a_fitted_model() -> None:
+    """A model registered without a sample still says what it takes: named columns when
+    it was fitted on a DataFrame, a width otherwise, and its classes' datatype."""
+    from sklearn.linear_model import LogisticRegression
+
+    frame = pd.DataFrame({"a": [0.0, 1.0, 0.2, 0.9], "b": [1.0, 0.0, 0.8, 0.1]})
+    named = signature_from_model(LogisticRegression().fit(frame, [0, 1, 0, 1]))
+    assert named is not None
+    assert named.column_names == ("a", "b") and named.n_features == 2
+    assert named.outputs[0].dtype == "INT64"
+    bare = signature_from_model(LogisticRegression().fit(frame.to_numpy(), ["x", "y", "x", "y"]))
+    assert bare is not None
+    assert (bare.inputs, bare.n_features, bare.outputs[0].dtype) == ((), 2, "BYTES")
+    assert signature_from_model(object()) is None
