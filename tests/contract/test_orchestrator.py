@@ -1,153 +1,34 @@
-"""Contract of the Orchestrator port, run against every built-in orchestrator.
+"""The Orchestrator contract (:mod:`dockyard.testing.orchestrator`) on every built-in one.
 
-Each orchestrator decides only when and where steps run; what a run records must not
-depend on which one ran it.
+Orchestrators: local (sequential), local-parallel with threads, with processes.
 """
 
 from __future__ import annotations
 
-import itertools
-from pathlib import Path
-from typing import Annotated
+from typing import Any
 
 import pytest
 
-from dockyard.errors import StepFailed
-from dockyard.stacks.config import DEFAULT_STACK_CONFIG, ProjectConfig
-from dockyard.stacks.stack import clear_cache, load_stack
-
-FLOW = """
-import time
-from typing import Annotated
-from dockyard import pipeline, step
+from dockyard.testing import OrchestratorContract
 
 
-@step
-def source(n: int = 4) -> list:
-    return list(range(n))
+class TestLocal(OrchestratorContract):
+    @pytest.fixture
+    def orchestrator_config(self) -> dict[str, Any]:
+        return {"flavor": "local"}
 
 
-@step
-def square(xs: list) -> list:
-    return [x * x for x in xs]
+class TestLocalParallelThreads(OrchestratorContract):
+    runs_steps_in_parallel = True
+
+    @pytest.fixture
+    def orchestrator_config(self) -> dict[str, Any]:
+        return {"flavor": "local-parallel", "workers": 3}
 
 
-@step
-def negate(xs: list) -> list:
-    return [-x for x in xs]
+class TestLocalParallelProcesses(OrchestratorContract):
+    runs_steps_in_parallel = True
 
-
-@step
-def combine(a: list, b: list) -> Annotated[int, "total"]:
-    return sum(a) + sum(b)
-
-
-@step
-def fail(xs: list) -> list:
-    raise RuntimeError("step exploded")
-
-
-@step(enable_cache=False)
-def nap(i: int) -> int:
-    time.sleep(0.6)
-    return i
-
-
-@pipeline
-def diamond(n: int = 4):
-    xs = source(n=n)
-    combine(square(xs), negate(xs))
-
-
-@pipeline
-def broken():
-    xs = source()
-    combine(fail(xs), negate(xs))
-
-
-@pipeline
-def naps():
-    for i in range(3):
-        nap(i=i)
-"""
-
-ORCHESTRATORS = {
-    "local": {"flavor": "local"},
-    "local-parallel-threads": {"flavor": "local-parallel", "workers": 3},
-    "local-parallel-processes": {"flavor": "local-parallel", "workers": 3, "mode": "process"},
-}
-
-
-@pytest.fixture(params=list(ORCHESTRATORS))
-def flow(request: pytest.FixtureRequest, project: Path):
-    """The test pipelines in a user file, on a stack using the orchestrator under test."""
-    (project / "flow.py").write_text(FLOW)
-    config = ProjectConfig.load(project)
-    config.register(
-        "under-test", {**DEFAULT_STACK_CONFIG, "orchestrator": ORCHESTRATORS[request.param]}
-    )
-    config.active_stack = "under-test"
-    config.save()
-    clear_cache()
-    from dockyard.pipelines.loader import load_module
-
-    module = load_module(str(project / "flow.py"))
-    yield module
-    clear_cache()
-
-
-def test_runs_every_step_in_dependency_order(flow) -> None:
-    """A step must see its inputs: the diamond's join runs after both branches."""
-    run = flow.diamond(n=4)
-    assert run.status == "completed"
-    assert run.steps["combine"].outputs["total"].load() == (0 + 1 + 4 + 9) - (0 + 1 + 2 + 3)
-    records = load_stack().metadata_store.list_step_runs(run.id)
-    order = {r.name: r.started_at for r in records}
-    assert order["source"] < order["square"] < order["combine"]
-    assert order["negate"] < order["combine"]
-
-
-def test_failure_skips_dependents_and_keeps_the_rest(flow) -> None:
-    """Nothing is lost: independent work finishes, dependents are skipped, not run."""
-    with pytest.raises(
-        StepFailed, match=r"Step .fail. failed in run \w+: RuntimeError: step exploded"
-    ):
-        flow.broken()
-    stack = load_stack()
-    run = stack.metadata_store.list_runs(limit=1)[0]
-    statuses = {r.name: r.status for r in stack.metadata_store.list_step_runs(run.id)}
-    assert statuses["source"] == "completed"
-    assert statuses["fail"] == "failed"
-    assert statuses["combine"] == "skipped"
-    assert run.status == "failed"
-
-
-def test_second_run_is_served_from_the_cache(flow) -> None:
-    """Caching lives in the step-execution function, so it works on every orchestrator."""
-    flow.diamond(n=3)
-    again = flow.diamond(n=3)
-    assert all(step.cache_hit for step in again.steps.values())
-
-
-def test_independent_steps_overlap_only_when_parallel(flow, request: pytest.FixtureRequest) -> None:
-    """local runs one step at a time; local-parallel runs independent steps at once.
-
-    Proven from the recorded step intervals, not from wall-clock thresholds.
-    """
-    run = flow.naps()
-    assert run.status == "completed"
-    spans = sorted(
-        (r.started_at, r.ended_at) for r in load_stack().metadata_store.list_step_runs(run.id)
-    )
-    overlaps = sum(1 for a, b in itertools.pairwise(spans) if b[0] < a[1])
-    if "parallel" in request.node.callspec.params["flow"]:
-        assert overlaps >= 1, spans
-    else:
-        assert overlaps == 0, spans
-
-
-def test_step_outputs_are_identical_across_orchestrators(flow) -> None:
-    """Same code, same data, same artifact: content addressing is orchestrator-blind."""
-    run = flow.diamond(n=5)
-    total: Annotated[int, "total"] = run.steps["combine"].outputs["total"].load()
-    assert total == 30 - 10
+    @pytest.fixture
+    def orchestrator_config(self) -> dict[str, Any]:
+        return {"flavor": "local-parallel", "workers": 3, "mode": "process"}

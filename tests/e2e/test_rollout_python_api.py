@@ -14,7 +14,7 @@ from sklearn.linear_model import LogisticRegression
 from dockyard import register_model
 from dockyard.errors import RolloutError
 from dockyard.registry import get_model_version
-from dockyard.rollout import RolloutSpec, deploy, down
+from dockyard.rollout import RolloutSpec, deploy, down, history, status
 from dockyard.stacks.stack import clear_cache, load_stack
 from support import free_port
 
@@ -63,6 +63,12 @@ def test_canary_from_python(models) -> None:
         assert final.phase == "completed", [e.reason for e in events]
         assert [e.kind for e in events][-1] == "alias"
         assert get_model_version("flower@production").version == 2
+        now = status("flower-api")
+        assert (now.phase, now.stable, now.gateway_up) == ("completed", 2, True)
+        assert [v.role for v in now.versions] == ["stable"]
+        assert now.versions[0].weight == 100.0 and now.last_decision is not None
+        assert now.last_decision.kind == "alias"
+        assert [e.kind for e in history("flower-api")][-2:] == ["complete", "alias"]
         assert answers
         assert set(answers) == {200}
         with pytest.raises(RolloutError, match="in use by deployment 'flower-api'"):

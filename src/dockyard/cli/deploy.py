@@ -9,12 +9,15 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.table import Table
 
 from dockyard.cli._common import ago, console, stack
+
+if TYPE_CHECKING:
+    from dockyard.rollout.views import DeploymentStatus
 
 rollout_app = typer.Typer(help="Watch and steer a deployment's rollout.", no_args_is_help=True)
 deployments_app = typer.Typer(help="List and remove deployments.", no_args_is_help=True)
@@ -31,18 +34,6 @@ def _state(record: Any) -> Any:
     from dockyard.rollout.machine import RolloutState
 
     return RolloutState.from_dict(record.state)
-
-
-def _gateway_metrics(record: Any) -> dict[str, Any] | None:
-    import httpx
-
-    try:
-        response = httpx.get(
-            f"http://{record.host}:{record.port}/gateway/metrics?scores=1", timeout=1.0
-        )
-        return response.json() if response.status_code == 200 else None
-    except (httpx.HTTPError, ValueError):
-        return None
 
 
 def _print_event(e: Any) -> None:
@@ -193,7 +184,9 @@ def history(
     stack_name: str | None = _STACK,
 ) -> None:
     """Every decision with its reason and the figures it was based on."""
-    events = _store(stack_name).list_events(name, limit=limit)
+    from dockyard.rollout.views import history as deployment_history
+
+    events = deployment_history(name, limit=limit, stack=stack_name)
     if as_json:
         rows = [
             {
@@ -212,69 +205,6 @@ def history(
     _print_events(events)
 
 
-def status_data(record: Any) -> dict[str, Any]:
-    """What ``rollout status`` shows, as a dict (``--json``)."""
-    from dockyard.rollout.agent import agent_alive
-    from dockyard.rollout.analysis import prediction_divergence
-    from dockyard.rollout.metrics import VersionSnapshot
-
-    state = _state(record)
-    live = _gateway_metrics(record)
-    versions = (live or {}).get("versions", {})
-    routes = state.routes()
-    rows = []
-    stable_snap = (
-        VersionSnapshot.from_dict(versions[str(state.stable)])
-        if str(state.stable) in versions
-        else None
-    )
-    for role, version in (
-        ("stable", state.stable),
-        ("candidate", routes["candidate"]),
-        ("shadow", routes["shadow"]),
-    ):
-        if version is None:
-            continue
-        data = versions.get(str(version), {})
-        row: dict[str, Any] = {"role": role, "version": version, "ref": state.ref(version)}
-        if role == "stable":
-            row["weight"] = 100.0 - routes["weight"]
-        elif role == "candidate":
-            row["weight"] = routes["weight"]
-        else:
-            row["mirror"] = routes["mirror"]
-        for key in ("requests", "errors", "error_rate", "p50_ms", "p99_ms", "agreement_rate"):
-            row[key] = data.get(key)
-        if role != "stable" and data and stable_snap is not None:
-            row["divergence"] = prediction_divergence(stable_snap, VersionSnapshot.from_dict(data))
-        rows.append(row)
-    now = time.time()
-    return {
-        "name": record.name,
-        "url": f"http://{record.host}:{record.port}",
-        "model": state.model,
-        "phase": state.phase,
-        "strategy": state.rollout_spec.strategy,
-        "stable": state.stable,
-        "candidate": state.candidate,
-        "step": state.step_index + 1 if state.phase == "progressing" else None,
-        "steps": list(state.rollout_spec.steps),
-        "weight": routes["weight"],
-        "mirror": routes["mirror"],
-        "failures": state.failures,
-        "inconclusive": state.inconclusive,
-        "last_verdict": state.last_verdict,
-        "next_decision": state.next_decision,
-        "next_check_in_s": (
-            max(0.0, state.next_check_at - now) if state.next_check_at is not None else None
-        ),
-        "window_s": (live or {}).get("window_s"),
-        "versions": rows,
-        "agent": {"pid": record.agent_pid, "alive": agent_alive(record)},
-        "gateway_up": live is not None,
-    }
-
-
 def _fmt(value: Any, kind: str = "") -> str:
     if value is None:
         return "-"
@@ -287,13 +217,13 @@ def _fmt(value: Any, kind: str = "") -> str:
     return str(value)
 
 
-def _print_status(data: dict[str, Any]) -> None:
-    head = f"[bold]{data['name']}[/] {data['url']}  model {data['model']}  phase [bold]{data['phase']}[/]"
-    if data["step"]:
-        head += f"  step {data['step']} of {len(data['steps'])} ({data['weight']:g}%)"
+def _print_status(data: DeploymentStatus) -> None:
+    head = f"[bold]{data.name}[/] {data.url}  model {data.model}  phase [bold]{data.phase}[/]"
+    if data.step:
+        head += f"  step {data.step} of {len(data.steps)} ({data.weight:g}%)"
     console.print(head)
-    agent = "running" if data["agent"]["alive"] else "[red]not running[/]"
-    console.print(f"strategy {data['strategy']}, failures {data['failures']}, agent {agent}")
+    agent = "running" if data.agent_alive else "[red]not running[/]"
+    console.print(f"strategy {data.strategy}, failures {data.failures}, agent {agent}")
     table = Table(
         "role",
         "version",
@@ -307,31 +237,31 @@ def _print_status(data: dict[str, Any]) -> None:
         "agreement",
         box=None,
     )
-    for row in data["versions"]:
-        traffic = f"{row['weight']:g}%" if "weight" in row else f"mirror {row['mirror']:g}%"
+    for row in data.versions:
+        traffic = f"{row.weight:g}%" if row.weight is not None else f"mirror {row.mirror:g}%"
         table.add_row(
-            row["role"],
-            row["ref"],
+            row.role,
+            row.ref,
             traffic,
-            _fmt(row["requests"]),
-            _fmt(row["errors"]),
-            _fmt(row["error_rate"], "pct"),
-            _fmt(row["p50_ms"], "ms"),
-            _fmt(row["p99_ms"], "ms"),
-            _fmt(row.get("divergence")),
-            _fmt(row["agreement_rate"], "pct"),
+            _fmt(row.requests),
+            _fmt(row.errors),
+            _fmt(row.error_rate, "pct"),
+            _fmt(row.p50_ms, "ms"),
+            _fmt(row.p99_ms, "ms"),
+            _fmt(row.divergence),
+            _fmt(row.agreement_rate, "pct"),
         )
     console.print(table)
-    verdict = data["last_verdict"]
+    verdict = data.last_verdict
     if verdict:
         console.print(
             f"last analysis: [bold]{verdict['outcome']}[/] {verdict['reason']}", soft_wrap=True
         )
-    if data["next_decision"]:
-        when = data["next_check_in_s"]
+    if data.next_decision:
+        when = data.next_check_in_s
         suffix = f" (in {when:.0f}s)" if when is not None else ""
-        console.print(f"next: {data['next_decision']}{suffix}", soft_wrap=True)
-    if not data["gateway_up"]:
+        console.print(f"next: {data.next_decision}{suffix}", soft_wrap=True)
+    if not data.gateway_up:
         console.print("[yellow]The gateway is not answering; live figures are missing.[/]")
 
 
@@ -343,11 +273,12 @@ def status(
     stack_name: str | None = _STACK,
 ) -> None:
     """Step, weights, per-version requests/errors/p99/divergence, next decision."""
-    store = _store(stack_name)
+    from dockyard.rollout.views import status as deployment_status
+
     while True:
-        data = status_data(store.get_deployment(name))
+        data = deployment_status(name, stack=stack_name)
         if as_json:
-            print(json.dumps(data, default=str))
+            print(json.dumps(data.to_dict(), default=str))
         else:
             if watch:
                 console.clear()

@@ -1,5 +1,6 @@
-"""Rollouts: deploy, promote, abort; the gateway that splits, pins and mirrors traffic;
-the analysis that judges a candidate; the controller that decides.
+"""Rollouts: deploy, promote, abort, status, history; the gateway that splits, pins and
+mirrors traffic; the analysis that judges a candidate; the state machine that decides and
+the controller that carries it out on a deploy target.
 
 Names are re-exported lazily: ``import dockyard.rollout`` imports neither httpx nor
 anything else heavy; the gateway's dependencies load on first use of
@@ -26,6 +27,9 @@ if TYPE_CHECKING:
     from dockyard.rollout.metrics import MetricsSnapshot, RolloutMetrics, VersionSnapshot
     from dockyard.rollout.routing import Backend, RouteTable, RouteTableRef
     from dockyard.rollout.spec import RolloutSpec
+    from dockyard.rollout.views import DeploymentStatus, VersionStatus, history, status
+    from dockyard.rollout.store import DeploymentRecord, DeploymentStore, RolloutEventRecord
+    from dockyard.rollout.target import DeployTarget
 
 _EXPORTS = {
     "AnalysisConfig": "analysis",
@@ -50,31 +54,47 @@ _EXPORTS = {
     "abort": "api",
     "retry": "api",
     "down": "api",
+    "DeploymentStatus": "views",
+    "VersionStatus": "views",
+    "history": "views",
+    "status": "views",
+    "DeploymentRecord": "store",
+    "DeploymentStore": "store",
+    "RolloutEventRecord": "store",
+    "DeployTarget": "target",
 }
 
 __all__ = [
     "AnalysisConfig",
     "Backend",
     "Check",
+    "DeployTarget",
+    "DeploymentRecord",
+    "DeploymentStatus",
+    "DeploymentStore",
     "GatewayApp",
     "MetricsSnapshot",
     "Outcome",
+    "RolloutEventRecord",
     "RolloutMetrics",
     "RolloutSpec",
     "RouteTable",
     "RouteTableRef",
     "Verdict",
     "VersionSnapshot",
+    "VersionStatus",
     "abort",
     "analyze",
     "create_gateway_app",
     "deploy",
     "down",
     "follow",
+    "history",
     "js_distance",
     "prediction_divergence",
     "promote",
     "retry",
+    "status",
 ]
 
 

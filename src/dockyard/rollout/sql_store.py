@@ -249,7 +249,10 @@ class SqlDeploymentStore(DeploymentStore):
 
         used: dict[int, list[str]] = {}
         for record in self.list_deployments():
-            state = RolloutState.from_dict(record.state)
+            try:
+                state = RolloutState.from_dict(record.state)
+            except RolloutError:  # not a rollout's state: it serves nothing we know of
+                continue
             if state.model != model:
                 continue
             for version in state.versions_in_use():

@@ -1,12 +1,12 @@
 """The rollout context's port: deployments, their rollout state, and every decision.
 
 A deployment is a named endpoint (a gateway on a port) in front of model versions. Its
-*state* is an opaque JSON document owned by the rollout controller; the store keeps it
-with a *revision* number so that two writers (the deployment agent and an operator's
-``dockyard deploy``) can never overwrite each other unknowingly: a write names the
-revision it was based on, and fails with :class:`~dockyard.errors.StaleStateError` when someone else
-wrote in between (optimistic concurrency). Decisions are appended as *events*, never
-changed.
+*state* is a JSON document owned by the rollout controller (opaque to every other
+context); the store keeps it with a *revision* number so that two writers (the
+deployment agent and an operator's ``dockyard deploy``) can never overwrite each other
+unknowingly: a write names the revision it was based on, and fails with
+:class:`~dockyard.errors.StaleStateError` when someone else wrote in between (optimistic
+concurrency). Decisions are appended as *events*, never changed.
 
 Operator commands (promote, abort, retry, down) travel in their own column, apart from
 the state, so an operator never has to race the agent for the state's revision: the CLI
@@ -82,7 +82,7 @@ class DeploymentStore(ABC):
         """Record a new deployment at revision 1.
 
         Raises:
-            MetadataError: a deployment of that name exists, or the name is invalid.
+            RolloutError: a deployment of that name exists, or the name or port is invalid.
         """
 
     @abstractmethod
