@@ -27,9 +27,9 @@ if TYPE_CHECKING:
     from dockyard.rollout.metrics import MetricsSnapshot, RolloutMetrics, VersionSnapshot
     from dockyard.rollout.routing import Backend, RouteTable, RouteTableRef
     from dockyard.rollout.spec import RolloutSpec
-    from dockyard.rollout.views import DeploymentStatus, VersionStatus, history, status
     from dockyard.rollout.store import DeploymentRecord, DeploymentStore, RolloutEventRecord
     from dockyard.rollout.target import DeployTarget
+    from dockyard.rollout.views import DeploymentStatus, VersionStatus, history, status
 
 _EXPORTS = {
     "AnalysisConfig": "analysis",
