@@ -15,17 +15,25 @@ records each request's latency (request written -> last body byte read) and retu
 requests completed, errors (answers other than 200), req/s (completed requests over the
 wall time of the whole run, connecting included) and p50/p99 latency in ms. A connection
 error is not counted: it aborts the run.
+
+The resource helpers at the end read Linux's ``/proc``: a server's process tree, its RSS
+and PSS, the CPU time it used (so a benchmark can report CPU per request, which other
+work on a small shared machine disturbs less than throughput).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import re
 import socket
+import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 # --- the processes ----------------------------------------------------------------------
 
@@ -141,3 +149,83 @@ async def load(
     started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     return summarize(latencies, errors, time.perf_counter() - started)
+
+
+# --- the processes' resources (Linux /proc; used by bench_serving.py) -------------------
+
+
+def _status(pid: int, key: str) -> int:
+    """A ``/proc/PID/status`` (or ``smaps_rollup``) figure in kB."""
+    for name in ("status", "smaps_rollup"):
+        with contextlib.suppress(OSError), open(f"/proc/{pid}/{name}") as f:
+            for line in f:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1])
+    return 0
+
+
+def _children(pid: int) -> list[int]:
+    out: list[int] = []
+    with contextlib.suppress(OSError):
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children") as f:
+                out.extend(int(c) for c in f.read().split())
+    return out
+
+
+def _cmdline(pid: int) -> str:
+    with contextlib.suppress(OSError), open(f"/proc/{pid}/cmdline", "rb") as f:
+        return f.read().replace(b"\0", b" ").decode(errors="replace")
+    return ""
+
+
+def tree_cpu(root: int) -> float:
+    """CPU seconds (user + system) used so far by ``root`` and its descendants."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total, todo = 0.0, [root]
+    while todo:
+        pid = todo.pop()
+        todo.extend(_children(pid))
+        with contextlib.suppress(OSError, IndexError, ValueError), open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rpartition(")")[2].split()
+            total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
+
+
+def native_packages(pid: int) -> list[str]:
+    """Packages with a native extension mapped into ``pid`` (numpy, sklearn, pandas...)."""
+    found = set()
+    with contextlib.suppress(OSError), open(f"/proc/{pid}/maps") as f:
+        for line in f:
+            m = re.search(r"site-packages/([A-Za-z0-9_.]+)/", line)
+            if m and not m.group(1).endswith((".libs", ".dist-info")):
+                found.add(m.group(1))
+    return sorted(found)
+
+
+def process_tree(root: int) -> dict[str, Any]:
+    """RSS and PSS (MB) of ``root`` and every descendant, workers told apart."""
+    procs = []
+    todo = [root]
+    while todo:
+        pid = todo.pop()
+        todo.extend(_children(pid))
+        cmd = _cmdline(pid)
+        role = "parent" if pid == root else "tracker" if "resource_tracker" in cmd else "worker"
+        procs.append(
+            {"pid": pid, "role": role, "rss": _status(pid, "VmRSS") / 1024,
+             "pss": _status(pid, "Pss") / 1024}
+        )  # fmt: skip
+    workers = [p for p in procs if p["role"] == "worker"]
+    parent = procs[0]
+    if not workers:  # one worker: uvicorn serves in the process itself
+        workers = [parent]
+    return {
+        "parent": parent,
+        "workers": workers,
+        "tree_rss": sum(p["rss"] for p in procs),
+        "tree_pss": sum(p["pss"] for p in procs),
+        "worker_rss": statistics.fmean(w["rss"] for w in workers),
+        "n": len(procs),
+        "parent_native": native_packages(root),
+    }

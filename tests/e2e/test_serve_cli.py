@@ -53,6 +53,13 @@ def _start(project: Path, *args: str) -> tuple[subprocess.Popen[str], str]:
     return proc, base
 
 
+def _stop(proc: subprocess.Popen[str]) -> int:
+    """SIGTERM, then wait, reading (and closing) both pipes."""
+    proc.send_signal(signal.SIGTERM)
+    proc.communicate(timeout=30)
+    return proc.returncode
+
+
 def test_serve_a_registered_version(cli, project: Path) -> None:
     (project / "register.py").write_text(REGISTER)
     subprocess.run([sys.executable, "register.py"], cwd=project, check=True)
@@ -67,9 +74,8 @@ def test_serve_a_registered_version(cli, project: Path) -> None:
         assert bad.status_code == 400
         assert "error" in bad.json()
     finally:
-        proc.send_signal(signal.SIGTERM)
         # uvicorn drains, then re-raises the signal so the exit status tells why it ended
-        assert proc.wait(timeout=30) in (0, -signal.SIGTERM)
+        assert _stop(proc) in (0, -signal.SIGTERM)
 
 
 def test_serve_refuses_a_pickled_model_without_trust(cli, project: Path) -> None:
@@ -85,8 +91,7 @@ def test_serve_refuses_a_pickled_model_without_trust(cli, project: Path) -> None
         r = httpx.post(f"{base}/predict", json={"instances": [[1.0, 2.0]]})
         assert r.json()["predictions"] == [7]
     finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=30)
+        _stop(proc)
 
 
 def test_serve_unknown_model(cli) -> None:

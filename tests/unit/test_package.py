@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import importlib
+import inspect
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -55,11 +58,57 @@ def test_public_api() -> None:
         dockyard.no_such_thing  # noqa: B018
 
 
+PACKAGES = [
+    "dockyard",
+    "dockyard.artifacts",
+    "dockyard.db",
+    "dockyard.metadata",
+    "dockyard.orchestrators",
+    "dockyard.pipelines",
+    "dockyard.registry",
+    "dockyard.rollout",
+    "dockyard.runtime",
+    "dockyard.serving",
+    "dockyard.stacks",
+    "dockyard.testing",
+]
+
+
+def _exposed(package: ModuleType) -> set[str]:
+    """What a package offers: its lazily re-exported names and the public names bound in
+    it that dockyard defines (not submodules, typing helpers or ``annotations``)."""
+    eager = {
+        name
+        for name, value in vars(package).items()
+        if not name.startswith("_")
+        and not inspect.ismodule(value)
+        and str(getattr(value, "__module__", "")).startswith("dockyard")
+    }
+    return eager | set(getattr(package, "_EXPORTS", {}))
+
+
+@pytest.mark.parametrize("name", PACKAGES)
+def test_all_is_exactly_the_public_api(name: str) -> None:
+    """Each package's ``__all__`` names exactly what it offers, as httpx checks its own
+    (``test_exported_members.py``): a name added without ``__all__`` is an accident, a
+    name in ``__all__`` that does not resolve is a broken promise."""
+    package = importlib.import_module(name)
+    exported = list(package.__all__)
+    assert len(exported) == len(set(exported)), "duplicates in __all__"
+    for member in exported:
+        assert getattr(package, member) is not None, member
+    assert set(exported) == _exposed(package)
+
+
 def test_builtins_are_registered_as_plugins() -> None:
     """Built-ins go through entry points like third-party plug-ins (open/closed)."""
     assert {"local", "local-parallel"} <= set(_plugins.available("dockyard.orchestrators"))
     assert {"local", "fsspec"} <= set(_plugins.available("dockyard.artifact_stores"))
     assert "sql" in _plugins.available("dockyard.metadata_stores")
+    assert "sql" in _plugins.available("dockyard.registry_stores")
+    assert "sql" in _plugins.available("dockyard.deployment_stores")
+    assert {"registry_store", "deployment_store"} <= set(_plugins.available("dockyard.stack_kinds"))
+    assert "sklearn" in _plugins.available("dockyard.framework_adapters")
     assert {"builtins", "numpy", "pandas", "sklearn", "cloudpickle"} <= set(
         _plugins.available("dockyard.materializers")
     )

@@ -20,15 +20,15 @@ __all__ = [
 ]
 
 # Imported on first access: the registry reads entry points, the store may import fsspec.
-_LAZY = {
+_EXPORTS = {
     "FsspecArtifactStore": "dockyard.artifacts.fsspec_store",
     "MaterializerRegistry": "dockyard.artifacts.materializers.registry",
 }
 
 
 def __getattr__(name: str) -> Any:
-    if name in _LAZY:
+    if name in _EXPORTS:
         import importlib
 
-        return getattr(importlib.import_module(_LAZY[name]), name)
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -24,7 +24,11 @@ def serve(
         32, "--max-batch-size", min=1, help="Most rows merged into one model call."
     ),
     max_latency_ms: float = typer.Option(
-        2.0, "--max-latency-ms", min=0, help="Longest a request waits for others to join it."
+        0.0,
+        "--max-latency-ms",
+        min=0,
+        help="Longest a request may wait for others to join its model call (0: never "
+        "wait; requests that arrive while the model is busy are merged anyway).",
     ),
     no_batching: bool = typer.Option(False, "--no-batching", help="One model call per request."),
     predict_proba: bool = typer.Option(
@@ -41,14 +45,14 @@ def serve(
     """Serve a model version: Open Inference Protocol (V2) routes, POST /predict,
     /docs, /metrics, with adaptive micro-batching."""
     from dockyard.cli._common import stack
-    from dockyard.runtime.model import load_runtime
-    from dockyard.serving.app import ServeConfig
-    from dockyard.serving.server import serve as run_server
+    from dockyard.runtime.spec import RuntimeSpec
+    from dockyard.serving.config import ServeConfig
+    from dockyard.serving.server import exec_serve
     from dockyard.settings import Settings
 
-    s = stack(stack_name)
     trust = trust_pickle or Settings.from_env().trust_pickle
-    runtime = load_runtime(ref, s, trust_pickle=trust, predict_proba=predict_proba)
+    s = stack(stack_name)
+    spec = RuntimeSpec.resolve(ref, s, trust_pickle=trust, predict_proba=predict_proba)
     config = ServeConfig(
         max_batch_size=max_batch_size,
         max_latency_ms=max_latency_ms,
@@ -59,8 +63,9 @@ def serve(
     )
     s.close()  # the service needs nothing more from the stores
     console.print(
-        f"Serving [bold]{runtime.label}[/] on http://{host}:{port}  "
-        f"(V2: /v2/models/{runtime.name}/infer, plain: /predict, docs: /docs, metrics: /metrics; "
+        f"Serving [bold]{spec.label}[/] on http://{host}:{port}  "
+        f"(V2: /v2/models/{spec.name}/infer, plain: /predict, docs: /docs, metrics: /metrics; "
         f"{workers} worker{'s' if workers > 1 else ''}, pid {os.getpid()})"
     )
-    run_server([runtime], config, host=host, port=port, workers=workers)
+    # A lean process of its own (same pid): it loads the model, never the CLI's libraries.
+    exec_serve([spec], config, host=host, port=port, workers=workers)

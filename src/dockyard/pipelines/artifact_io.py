@@ -35,6 +35,23 @@ def save_value(
     )
 
 
+def check_trust(record: ArtifactRecord | ArtifactDraft, *, trust_pickle: bool) -> None:
+    """Refuse a pickled artifact written by another process unless trust was given.
+
+    Raises:
+        UnsafeArtifactError: the artifact is a pickle this process did not write and
+            ``trust_pickle`` is False.
+    """
+    if record.unsafe and not trust_pickle and record.content_hash not in _WRITTEN_HERE:
+        name = getattr(record, "id", record.content_hash[:12])
+        raise UnsafeArtifactError(
+            f"Artifact {name} ({record.data_type}) was saved with pickle, and loading it "
+            f"can run arbitrary code. If you trust where it came from, load it with "
+            f"trust_pickle=True (CLI: --trust-pickle; run config: trust_pickle: true), "
+            f"or register a safe materializer for {record.data_type}."
+        )
+
+
 def load_value(
     record: ArtifactRecord | ArtifactDraft,
     store: ArtifactStore,
@@ -48,13 +65,6 @@ def load_value(
         UnsafeArtifactError: the artifact is a pickle written by another process and
             ``trust_pickle`` was not given.
     """
-    if record.unsafe and not trust_pickle and record.content_hash not in _WRITTEN_HERE:
-        name = getattr(record, "id", record.content_hash[:12])
-        raise UnsafeArtifactError(
-            f"Artifact {name} ({record.data_type}) was saved with pickle, and loading it "
-            f"can run arbitrary code. If you trust where it came from, load it with "
-            f"trust_pickle=True (CLI: --trust-pickle; run config: trust_pickle: true), "
-            f"or register a safe materializer for {record.data_type}."
-        )
+    check_trust(record, trust_pickle=trust_pickle)
     materializer = materializers.get(record.materializer)
     return materializer.load(store.get(record.uri), record.data_type)

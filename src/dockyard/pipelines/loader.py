@@ -28,7 +28,7 @@ def _module_name_for(path: Path) -> str:
 def module_ref(module_name: str) -> str:
     """How to refer to a loaded module from another process (path for file modules)."""
     module = sys.modules.get(module_name)
-    path = getattr(module, "__file__", None)
+    path: str | None = getattr(module, "__file__", None)
     if path and (module_name == "__main__" or module_name.startswith(_PREFIX)):
         return os.path.abspath(path)
     return module_name
@@ -109,8 +109,12 @@ def load_object(ref: str) -> Any:
     return obj
 
 
-def _suggest(module: Any) -> str:
-    from dockyard.pipelines.pipeline import Pipeline
+def _is_pipeline(value: Any) -> bool:
+    # By name, not isinstance: the pipeline module uses this one (no import cycle).
+    cls = type(value)
+    return cls.__module__ == "dockyard.pipelines.pipeline" and cls.__qualname__ == "Pipeline"
 
-    names = [n for n, v in vars(module).items() if isinstance(v, Pipeline)]
+
+def _suggest(module: Any) -> str:
+    names = [n for n, v in vars(module).items() if _is_pipeline(v)]
     return f" Pipelines defined there: {', '.join(names)}." if names else " It defines no pipeline."

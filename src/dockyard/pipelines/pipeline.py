@@ -236,23 +236,24 @@ def execute_plan(
         "Earlier steps' outputs are kept: fix the step and run again to resume from the "
         "cache. Logs: dockyard runs logs {run} {step}"
     )
+    error: BaseException
     if driver.failures:
-        name, exc = driver.failures[0]
+        name, error = driver.failures[0]
     else:  # the step failed in another process (mode: process, external orchestrators)
         name = failed[0].name
         last_line = (failed[0].error or "unknown error").strip().splitlines()[-1]
-        exc = StepFailed(f"Step {name!r} failed in run {record.id[:8]}: {last_line}")
-    metadata.finish_run(record.id, "failed", str(exc))
-    if isinstance(exc, StepFailed):
+        error = StepFailed(f"Step {name!r} failed in run {record.id[:8]}: {last_line}")
+    metadata.finish_run(record.id, "failed", str(error))
+    if isinstance(error, StepFailed):
         raise StepFailed(
-            f"{exc} {resume.format(run=record.id[:8], step=name)}", step=name, run_id=record.id
-        ) from exc.__cause__
-    if isinstance(exc, DockyardError):
-        raise exc
+            f"{error} {resume.format(run=record.id[:8], step=name)}", step=name, run_id=record.id
+        ) from error.__cause__
+    if isinstance(error, DockyardError):
+        raise error
     raise RunFailed(
-        f"Run {record.id[:8]} failed at step {name!r}: {type(exc).__name__}: {exc}",
+        f"Run {record.id[:8]} failed at step {name!r}: {type(error).__name__}: {error}",
         run_id=record.id,
-    ) from exc
+    ) from error
 
 
 def pipeline(

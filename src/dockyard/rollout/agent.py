@@ -79,6 +79,9 @@ def spawn_agent(name: str, root: Path, stack: str | None = None) -> int:
             env=env,
             start_new_session=True,  # outlives the CLI and its terminal
         )
+    # Reaped by a daemon thread if it exits while this process lives (no zombie, and no
+    # ResourceWarning from a Popen dropped while its process runs).
+    threading.Thread(target=proc.wait, name=f"reap-agent-{name}", daemon=True).start()
     return proc.pid
 
 

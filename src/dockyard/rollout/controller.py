@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from dockyard.errors import DockyardError, StaleStateError
+from dockyard.errors import DockyardError, RolloutError, StaleStateError
 from dockyard.rollout.analysis import Verdict
 from dockyard.rollout.machine import (
     Decision,
@@ -152,9 +152,11 @@ class Controller:
         return analyze(stable, candidate, analysis_config(state), self.hooks)
 
     def _move_alias(self, state: RolloutState) -> Decision:
-        alias = state.rollout_spec.alias
+        alias, version = state.rollout_spec.alias, state.stable
         try:
-            self.registry.set_alias(state.model, alias, state.stable)  # type: ignore[arg-type]
+            if version is None:  # pragma: no cover - only called once a version is stable
+                raise RolloutError(f"no stable version of {state.model} to point {alias} at")
+            self.registry.set_alias(state.model, alias, version)
         except DockyardError as exc:  # e.g. the version was deleted: say so, go on
             decision = Decision("alias", f"could not move {state.model}@{alias}: {exc}")
         else:

@@ -3,7 +3,7 @@
 A lean ASGI app (no framework: this path is benchmarked) that forwards any method and
 path (``/predict``, ``/v2/...``) with its body and end-to-end headers to the backend the
 current :class:`~dockyard.rollout.routing.RouteTable` chooses, over one shared
-``httpx.AsyncClient`` with keep-alive pooling, and copies back the status, body and
+``aiohttp.ClientSession`` with keep-alive pooling, and copies back the status, body and
 headers, adding ``x-dockyard-backend: <version>``.
 
 - **Routing** asks ``table_provider()`` on every request, so a weight change, a promote
@@ -31,6 +31,16 @@ Its own routes, never forwarded:
 
 The mutating routes require ``Authorization: Bearer <admin_token>`` when one is given.
 
+Why aiohttp's client: httpx's default pool held this gateway to a fifth of its
+upstream's throughput (encode/httpx#3215); a hand-written HTTP/1.1 transport under httpx
+fixed that, at the cost of a parser and pool of our own. Measured against it by
+``benchmarks/bench_gateway.py --baseline c670723`` (five runs, 2 CPUs, concurrency 16),
+aiohttp's client gave 0.97-1.33x its req/s for 0.73-0.80x the gateway's CPU per request;
+mounted under httpx instead it gave 0.62-0.87x, as httpx's client alone costs ~200 us a
+request there. Figures: ``benchmarks/README.md``, Gateway. The session keeps no cookies
+(``DummyCookieJar``): httpx's client stored a backend's ``set-cookie`` and sent it with
+later requests of other clients.
+
 Example::
 
     ref = RouteTableRef(RouteTable(stable=Backend("3", "http://127.0.0.1:8001")))
@@ -44,15 +54,15 @@ import asyncio
 import hmac
 import math
 import time
-from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
 from typing import Any
 
-import httpx
+import aiohttp
+import yarl  # aiohttp's URL type, installed with it
 
 from dockyard.errors import RolloutError
 from dockyard.rollout.metrics import RolloutMetrics, prediction_label
 from dockyard.rollout.routing import Backend, RouteTable
-from dockyard.rollout.transport import default_transport
 
 try:  # orjson is part of the serving extra; fall back to the standard library
     import orjson
@@ -98,17 +108,22 @@ _JSON = [(b"content-type", b"application/json")]
 _BACKEND_HEADER = b"x-dockyard-backend"
 _SHADOW_HEADER = (b"x-dockyard-shadow", b"1")
 _V2_BINARY_HEADER = "inference-header-content-length"
+# Idle connections are dropped before uvicorn's default 5 s keep-alive closes them.
+_KEEPALIVE_S = 4.0
+# aiohttp resends these itself when a reused connection turns out closed (RFC 9110 9.2.2).
+_IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
 
 
 # --- predictions ------------------------------------------------------------------------
 
 
-def extract_predictions(path: str, body: bytes, headers: httpx.Headers | None = None) -> Any:
+def extract_predictions(path: str, body: bytes, headers: Mapping[str, str] | None = None) -> Any:
     """The predictions in a successful ``/predict`` or V2 ``.../infer`` answer, or None.
 
     ``/predict`` answers carry ``predictions``; V2 answers carry ``outputs[0].data``
     (rows of a 2-D output are regrouped so each row counts as one prediction). With the
     V2 binary extension only the JSON header is read; binary outputs are skipped.
+    ``headers`` are the answer's, looked up case-insensitively (as aiohttp's are).
     """
     try:
         if path.endswith("/predict"):
@@ -122,7 +137,7 @@ def extract_predictions(path: str, body: bytes, headers: httpx.Headers | None = 
             values = output.get("data")
             if not isinstance(values, list):
                 return None
-            shape = output.get("shape") or ()
+            shape: Sequence[int] = output.get("shape") or ()
             if len(shape) == 2 and shape[1] > 1 and len(values) == shape[0] * shape[1]:
                 width = shape[1]
                 return [values[i : i + width] for i in range(0, len(values), width)]
@@ -192,7 +207,6 @@ class GatewayApp:
         max_connections: int = 256,
         max_body_bytes: int = 64 * 1024 * 1024,
         admin_token: str | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         if not callable(table_provider):
             raise RolloutError(
@@ -212,45 +226,50 @@ class GatewayApp:
         self.max_connections = max_connections
         self.max_body_bytes = max_body_bytes
         self.admin_token = admin_token
-        self._transport = transport
-        self._client: httpx.AsyncClient | None = None
+        self._session: aiohttp.ClientSession | None = None
         self._mirrors: set[asyncio.Task[None]] = set()
         self.mirrors_dropped = 0
 
     # -- lifecycle --
 
-    def _new_client(self) -> httpx.AsyncClient:
-        return httpx.AsyncClient(
-            transport=self._transport or default_transport(self.max_connections),
-            timeout=httpx.Timeout(self.timeout_s, connect=min(self.timeout_s, 5.0)),
-            limits=httpx.Limits(
-                max_connections=self.max_connections,
-                max_keepalive_connections=self.max_connections,
-                keepalive_expiry=30.0,
+    def _new_session(self) -> aiohttp.ClientSession:
+        return aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(
+                limit=self.max_connections, keepalive_timeout=_KEEPALIVE_S
             ),
-            follow_redirects=False,
+            # connect: waiting for a free pooled connection plus opening one;
+            # sock_read: the longest silence while an answer is awaited or read.
+            timeout=aiohttp.ClientTimeout(
+                total=None,
+                connect=self.timeout_s,
+                sock_connect=min(self.timeout_s, 5.0),
+                sock_read=self.timeout_s,
+            ),
+            # Never keep a backend's set-cookie: it would go out with other clients' requests.
+            cookie_jar=aiohttp.DummyCookieJar(),
             trust_env=False,
         )
 
     @property
-    def client(self) -> httpx.AsyncClient:
-        # Created in the lifespan; lazily as well for servers that skip the lifespan.
-        if self._client is None:
-            self._client = self._new_client()
-        return self._client
+    def session(self) -> aiohttp.ClientSession:
+        # Created in the lifespan; lazily as well (on the running loop, which aiohttp
+        # needs) for servers that skip the lifespan.
+        if self._session is None:
+            self._session = self._new_session()
+        return self._session
 
     async def startup(self) -> None:
-        if self._client is None:
-            self._client = self._new_client()
+        if self._session is None:
+            self._session = self._new_session()
 
     async def shutdown(self) -> None:
         if self._mirrors:
             await asyncio.wait(set(self._mirrors), timeout=1.0)
             for task in self._mirrors:
                 task.cancel()
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -352,30 +371,58 @@ class GatewayApp:
         parse: bool,
     ) -> _Answer:
         answer = _Answer(backend)
+        # encoded=True: the client's path and query go out byte for byte, never requoted.
+        url = yarl.URL(backend.url + target, encoded=True)
+        out = [(name.decode("latin-1"), value.decode("latin-1")) for name, value in headers]
         started = time.perf_counter()
         try:
-            response = await self.client.request(
-                method, backend.url + target, content=body, headers=headers
-            )
-        except httpx.TimeoutException as exc:
+            response, answer.body = await self._send(method, url, out, body)
+        except TimeoutError as exc:  # aiohttp's timeouts subclass it
             answer.latency_ms = (time.perf_counter() - started) * 1000.0
-            answer.error = f"{type(exc).__name__} after {self.timeout_s:g}s"
-            answer.timed_out = isinstance(exc, httpx.ReadTimeout)
+            if isinstance(exc, aiohttp.ConnectionTimeoutError):
+                answer.error = (
+                    f"no connection within {self.timeout_s:g}s: all max_connections="
+                    f"{self.max_connections} busy, or the backend accepted none"
+                )
+            else:
+                answer.error = f"{type(exc).__name__} after {self.timeout_s:g}s"
+                answer.timed_out = True
             return answer
-        except (httpx.HTTPError, OSError) as exc:
+        except (aiohttp.ClientError, OSError) as exc:
             answer.error = f"{type(exc).__name__}: {exc}"
             return answer
         answer.latency_ms = (time.perf_counter() - started) * 1000.0
-        answer.status = response.status_code
-        answer.body = response.content
+        answer.status = response.status
         answer.headers = [
             (name.lower(), value)
-            for name, value in response.headers.raw
+            for name, value in response.raw_headers
             if name.lower() not in _DROP_RESPONSE
         ]
-        if parse and response.status_code == 200:
+        if parse and response.status == 200:
             answer.predictions = extract_predictions(path, answer.body, response.headers)
         return answer
+
+    async def _send(
+        self, method: str, url: yarl.URL, headers: list[tuple[str, str]], body: bytes
+    ) -> tuple[aiohttp.ClientResponse, bytes]:
+        # A reused connection the backend closed while it sat idle fails before any
+        # answer. aiohttp resends only idempotent requests then; the gateway resends the
+        # others once too, as its hand-written transport did: the backend saw nothing,
+        # and model services answer POST /predict without side effects.
+        for attempt in (0, 1):
+            try:
+                async with self.session.request(
+                    method, url, data=body or None, headers=headers, allow_redirects=False
+                ) as response:
+                    content = await response.read()
+            except aiohttp.ClientConnectorError:
+                raise
+            except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError):
+                if attempt or method in _IDEMPOTENT:
+                    raise
+                continue
+            return response, content  # status and headers outlive the connection's release
+        raise AssertionError("unreachable")  # pragma: no cover
 
     # -- shadow --
 
@@ -510,7 +557,6 @@ def create_gateway_app(
     max_connections: int = 256,
     max_body_bytes: int = 64 * 1024 * 1024,
     admin_token: str | None = None,
-    transport: httpx.AsyncBaseTransport | None = None,
 ) -> GatewayApp:
     """Build the gateway ASGI app.
 
@@ -525,7 +571,6 @@ def create_gateway_app(
         max_connections: Pooled keep-alive connections to the backends at most.
         max_body_bytes: Largest request body accepted (413 beyond).
         admin_token: Bearer token for the gateway's mutating routes.
-        transport: An httpx transport to use instead of the network (tests).
 
     Returns:
         An ASGI app; serve it with uvicorn (its lifespan opens and closes the pool).
@@ -539,5 +584,4 @@ def create_gateway_app(
         max_connections=max_connections,
         max_body_bytes=max_body_bytes,
         admin_token=admin_token,
-        transport=transport,
     )

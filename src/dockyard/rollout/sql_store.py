@@ -187,7 +187,14 @@ class SqlDeploymentStore(DeploymentStore):
                 new_id = conn.execute(_events.insert().returning(_events.c.id), values).scalar()
         except sa.exc.IntegrityError as exc:  # deleted between the check and the insert
             raise self._missing(name) from exc
-        return RolloutEventRecord(id=int(new_id or 0), **values)
+        return RolloutEventRecord(
+            id=int(new_id or 0),
+            deployment=name,
+            kind=kind,
+            reason=reason,
+            figures=dict(figures or {}),
+            created_at=now,
+        )
 
     def list_events(self, name: str, limit: int = 100) -> list[RolloutEventRecord]:
         if limit < 1:

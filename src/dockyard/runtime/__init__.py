@@ -23,7 +23,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from dockyard.runtime.adapters import FrameworkAdapter, PredictAdapter, select_adapter
     from dockyard.runtime.batching import MicroBatcher, ModelThreads
-    from dockyard.runtime.model import ModelRuntime, load_runtime
+    from dockyard.runtime.model import ModelRuntime
+    from dockyard.runtime.spec import RuntimeSpec, load_runtime
     from dockyard.runtime.validation import Validator
 
 _EXPORTS = {
@@ -33,7 +34,8 @@ _EXPORTS = {
     "MicroBatcher": "batching",
     "ModelThreads": "batching",
     "ModelRuntime": "model",
-    "load_runtime": "model",
+    "RuntimeSpec": "spec",
+    "load_runtime": "spec",
     "Validator": "validation",
 }
 
@@ -43,6 +45,7 @@ __all__ = [
     "ModelRuntime",
     "ModelThreads",
     "PredictAdapter",
+    "RuntimeSpec",
     "Validator",
     "load_runtime",
     "select_adapter",

@@ -68,6 +68,15 @@ class FrameworkAdapter(ABC):
     def predict(self, batch: Any) -> np.ndarray:
         """Predict a batch: one output row per input row (first axis)."""
 
+    def for_arrays(self) -> FrameworkAdapter | None:
+        """An equivalent adapter that takes the 2-D array instead of a DataFrame.
+
+        Only asked when :attr:`wants_frame` is true; None (the default) keeps the
+        DataFrame. The runtime uses the answer only after checking it gives the same
+        predictions as this adapter on probe rows.
+        """
+        return None
+
 
 class PredictAdapter(FrameworkAdapter):
     """scikit-learn estimators and pipelines, and any object with ``predict``.
@@ -95,6 +104,45 @@ class PredictAdapter(FrameworkAdapter):
 
     def predict(self, batch: Any) -> np.ndarray:
         return np.asarray(self._fn(batch))
+
+    def for_arrays(self) -> FrameworkAdapter | None:
+        """The same model, minus the recorded feature names, so it takes arrays silently.
+
+        A scikit-learn estimator fitted on a DataFrame checks the names of a DataFrame
+        and then works on its values; given those values in the same column order it
+        computes the same thing, but it warns on every call about the missing names.
+        Building a one-row DataFrame and reading it back costs 4-5x the model's own
+        predict here (``benchmarks/README.md``, Serving), so a shallow copy without
+        ``feature_names_in_`` (weights shared, nothing retrained) serves arrays instead.
+        Pipelines are handled through their first step; a model that selects columns by
+        name (a ``ColumnTransformer``) fails the runtime's probe and keeps DataFrames.
+        """
+        clone = _without_feature_names(self.model)
+        if clone is None:
+            return None
+        adapter = type(self)(clone, predict_proba=self.predict_proba)
+        adapter.wants_frame = False
+        adapter.platform = self.platform  # type: ignore[misc]
+        return adapter
+
+
+def _without_feature_names(model: Any) -> Any | None:
+    """A shallow copy of ``model`` that no longer records input feature names, or None."""
+    import copy
+
+    if "feature_names_in_" in vars(model):
+        clone = copy.copy(model)
+        del clone.feature_names_in_
+        return clone
+    steps = getattr(model, "steps", None)
+    if isinstance(steps, list) and steps and isinstance(steps[0], tuple) and len(steps[0]) == 2:
+        first = _without_feature_names(steps[0][1])
+        if first is None:
+            return None
+        clone = copy.copy(model)
+        clone.steps = [(steps[0][0], first), *steps[1:]]
+        return clone
+    return None
 
 
 def select_adapter(

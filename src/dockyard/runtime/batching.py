@@ -1,22 +1,32 @@
-"""Adaptive micro-batching: concurrent requests share one model call.
+"""Micro-batching: concurrent requests share one model call.
 
 Each request :meth:`MicroBatcher.submit`\\ s its validated batch and awaits its own slice
-of the result. One worker task per model collects queued requests into a call of at most
-``max_batch_size`` rows and runs it in a thread, so the event loop keeps serving HTTP
-while the model computes; requests arriving meanwhile form the next call.
+of the result. One worker task per model takes every request queued by the time it runs
+(up to ``max_batch_size`` rows) into one call.
 
-*Adaptive*: the worker waits (at most ``max_latency_ms`` after the oldest queued request)
-for more rows only when that can pay off: requests have lately arrived while others were
-in flight, and they arrive faster than the window (a moving average of the gaps between
-arrivals). A wait that gathers nothing turns waiting off until requests overlap again. A
-lone or sequential client is therefore never delayed by the window, and a busy service
-gets full batches.
+*Natural batching* (the default, ``max_latency_ms=0``): the worker never waits for more
+requests. Requests that arrive while the model computes queue up and form the next call,
+so a lone or sequential client is never delayed, and a busy service gets full batches.
+With ``max_latency_ms > 0`` the worker may also wait, at most that long after the oldest
+queued request, for more rows, but only while it can pay off: requests have lately
+arrived while others were in flight, and faster than the window (a moving average of the
+gaps between arrivals). A wait that gathers nothing turns waiting off until requests
+overlap again. Worth it for models whose call costs the same for 1 row and for many
+(a GPU) and is long compared with the window.
+
+*Where the model runs*: on a model thread (:class:`ModelThreads`, or any ``Executor``),
+so the event loop keeps serving HTTP while the model computes; or, with ``inline=True``,
+on the event loop itself. Inline is for models whose call is measured to be short and
+holds the GIL anyway (a scikit-learn ``predict`` on a few dozen rows: 0.24-0.39 ms, all
+of it Python under the GIL; the thread hop added 20-60 us per call and made the model
+thread 20-35% slower, ``benchmarks/README.md``, Serving): a thread then buys no
+parallelism, only the hop. The serving app decides by timing the model at start-up
+(``ServeConfig.inline_below_ms``).
 
 *Fair errors*: when a merged call raises, each request in it is retried alone, so only the
 requests that fail by themselves get the error.
 
-*Off switch*: ``enabled=False`` or ``max_batch_size=1`` calls the model once per request
-(still in a thread).
+*Off switch*: ``enabled=False`` or ``max_batch_size=1`` calls the model once per request.
 """
 
 from __future__ import annotations
@@ -117,10 +127,12 @@ class MicroBatcher:
     Args:
         fn: the blocking model call: batch in, one output row per input row out.
         max_batch_size: most rows per model call; 1 turns batching off.
-        max_latency_ms: longest a request waits for others to join its call.
+        max_latency_ms: longest a request may wait for others to join its call; 0 (the
+            default) never waits: only what queued while the model was busy is merged.
         enabled: False turns batching off.
         executor: where ``fn`` runs: :class:`ModelThreads`, any ``Executor``, or None
             for the loop's default thread pool.
+        inline: call ``fn`` on the event loop (for short calls; see the module docs).
         on_batch: called with the number of rows of every model call (metrics).
         concat, rows, split: how batches are joined, counted and cut (defaults fit the
             signature's batches: 2-D arrays or dicts of columns).
@@ -131,9 +143,10 @@ class MicroBatcher:
         fn: Callable[[Any], Any],
         *,
         max_batch_size: int = 32,
-        max_latency_ms: float = 2.0,
+        max_latency_ms: float = 0.0,
         enabled: bool = True,
         executor: ModelThreads | Executor | None = None,
+        inline: bool = False,
         on_batch: Callable[[int], None] | None = None,
         concat: Callable[[Sequence[Any]], Any] = concat_batches,
         rows: Callable[[Any], int] = batch_rows,
@@ -148,6 +161,7 @@ class MicroBatcher:
         self.max_latency = max_latency_ms / 1000.0
         self.enabled = enabled and max_batch_size > 1
         self.executor = executor
+        self.inline = inline
         self.on_batch = on_batch
         self._concat = concat
         self._rows = rows
@@ -174,22 +188,28 @@ class MicroBatcher:
         n = self._rows(batch)
         if not self.enabled or n >= self.max_batch_size:
             return await self._call(batch, n)
+        if self.inline and not self._busy and not self._queue:
+            # Nothing to merge with, and an inline call holds the loop until it is done:
+            # calling it here saves the queue, the worker task and the future.
+            return await self._call(batch, n)
         loop = asyncio.get_running_loop()
         if loop is not self._loop:  # first use, or a new loop (test clients make one per call)
             self._loop, self._wakeup, self._worker = loop, asyncio.Event(), None
             self._queue.clear()
             self._queued_rows = 0
-        now = time.perf_counter()
-        if self._last_arrival:
-            gap = now - self._last_arrival
-            self._gap = gap if self._gap == float("inf") else 0.8 * self._gap + 0.2 * gap
-        self._last_arrival = now
-        if self._busy or self._queue:
-            self._concurrent = True  # others are in flight: waiting for them can pay off
+        now = 0.0
+        if self.max_latency > 0:  # the bookkeeping only a wait window needs
+            now = time.perf_counter()
+            if self._last_arrival:
+                gap = now - self._last_arrival
+                self._gap = gap if self._gap == float("inf") else 0.8 * self._gap + 0.2 * gap
+            self._last_arrival = now
+            if self._busy or self._queue:
+                self._concurrent = True  # others are in flight: waiting for them can pay
+            self._wakeup.set()
         item = _Item(batch, n, loop.create_future(), now)
         self._queue.append(item)
         self._queued_rows += n
-        self._wakeup.set()
         if self._worker is None or self._worker.done():
             self._worker = loop.create_task(self._work())
         return await item.future
@@ -197,7 +217,9 @@ class MicroBatcher:
     async def _call(self, batch: Any, n: int) -> Any:
         self._busy += 1
         try:
-            if isinstance(self.executor, ModelThreads):
+            if self.inline:
+                result = self.fn(batch)
+            elif isinstance(self.executor, ModelThreads):
                 result = await self.executor.run(self.fn, batch)
             else:
                 loop = asyncio.get_running_loop()
@@ -216,11 +238,15 @@ class MicroBatcher:
             items = self._take()
             if items:
                 await self._run(items)
+            if self.inline:
+                # Let the answers go out and the requests that arrived during the call
+                # be read before the next one: they are the next batch.
+                await asyncio.sleep(0)
 
     async def _gather(self) -> None:
         """Wait for more rows while it is worth it (see the module docstring)."""
         wakeup = self._wakeup
-        if not self._concurrent:
+        if not self._concurrent or self.max_latency <= 0:
             return
         before = len(self._queue)
         while self._queued_rows < self.max_batch_size and self.max_latency > 0:

@@ -5,7 +5,8 @@
 signature *before* the model sees them (:class:`~dockyard.errors.InvalidInputError`,
 through :class:`~dockyard.runtime.validation.Validator`) and turns a model's own exception
 into a :class:`~dockyard.errors.ServingError` naming the model version. HTTP serving,
-batch scoring and stream consumers all get one from :func:`load_runtime`::
+batch scoring and stream consumers all get one from
+:func:`~dockyard.runtime.spec.load_runtime`::
 
     >>> rt = load_runtime("iris@production")
     >>> rt.predict([[5.1, 3.5, 1.4, 0.2]])
@@ -14,23 +15,28 @@ batch scoring and stream consumers all get one from :func:`load_runtime`::
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from dockyard.errors import InvalidInputError, ServingError
-from dockyard.registry.signature import Signature, datatype_of, signature_from_model
+from dockyard.registry.signature import (
+    DATATYPES,
+    INT_TYPES,
+    Signature,
+    datatype_of,
+    signature_from_model,
+)
 from dockyard.runtime.adapters import FrameworkAdapter, select_adapter
 from dockyard.runtime.validation import Validator, batch_rows
 
 if TYPE_CHECKING:
-    from dockyard.registry.refs import ModelRef
     from dockyard.runtime.v2 import Tensor
     from dockyard.runtime.validation import Batch
-    from dockyard.stacks.stack import Stack
 
-__all__ = ["ModelRuntime", "load_runtime"]
+__all__ = ["ModelRuntime"]
 
 
 _COMPATIBLE = {
@@ -96,10 +102,13 @@ class ModelRuntime:
             self.output_name = self.signature.outputs[0].name
         else:
             self.output_name = "predict"
-        self._frame_columns: list[str] | None = None
+        self._frame_columns: Any = None  # a pandas Index, built once (not per call)
+        self._frame_names: list[str] | None = None
+        if self.adapter.wants_frame:
+            self.adapter = self._array_variant(model) or self.adapter
         if self.adapter.wants_frame or not self.signature.is_matrix:
             names = getattr(model, "feature_names_in_", None)
-            self._frame_columns = (
+            self._frame_names = (
                 list(self.signature.column_names)
                 if self.signature.inputs
                 else (list(names) if names is not None else None)
@@ -107,6 +116,40 @@ class ModelRuntime:
 
     def __repr__(self) -> str:
         return f"ModelRuntime({self.label}, {type(self.adapter).__name__})"
+
+    def _array_variant(self, model: Any) -> FrameworkAdapter | None:
+        """An adapter giving the model the validated array instead of a DataFrame.
+
+        Only for one numeric matrix whose columns are the model's own feature names in
+        its order, when the adapter offers an array variant that answers probe rows
+        exactly as the DataFrame path does; None otherwise.
+        """
+        sig = self.signature
+        names = getattr(model, "feature_names_in_", None)
+        if not sig.is_matrix or not sig.inputs or names is None:
+            return None
+        if [str(n) for n in names] != list(sig.column_names):
+            return None
+        candidate = self.adapter.for_arrays()
+        if candidate is None:
+            return None
+        import pandas as pd
+
+        rng = np.random.default_rng(0)
+        probe = rng.normal(size=(8, len(sig.inputs))) * 3
+        probe = probe.round() if sig.matrix_dtype in INT_TYPES else probe
+        probe = probe.astype(DATATYPES[sig.matrix_dtype or "FP64"])
+        try:
+            expected = np.asarray(self.adapter.predict(pd.DataFrame(probe, columns=list(names))))
+            got = np.asarray(candidate.predict(probe))
+        except Exception:  # e.g. columns selected by name: the DataFrame path it is
+            return None
+        same = expected.shape == got.shape and (
+            np.allclose(expected, got, equal_nan=True)
+            if expected.dtype.kind in "fc" and got.dtype.kind in "fc"
+            else bool((expected == got).all())
+        )
+        return candidate if same else None
 
     # --- validation --------------------------------------------------------------------
 
@@ -175,13 +218,15 @@ class ModelRuntime:
     # --- prediction --------------------------------------------------------------------
 
     def model_input(self, batch: Batch) -> Any:
-        """What the framework runtime gets: the array, or a DataFrame when it wants one."""
-        if self._frame_columns is None and not isinstance(batch, dict):
+        """What the framework adapter gets: the array, or a DataFrame when it wants one."""
+        if self._frame_names is None and not isinstance(batch, dict):
             return batch
         import pandas as pd
 
-        if isinstance(batch, dict):
-            return pd.DataFrame(batch, columns=self._frame_columns)
+        if self._frame_columns is None and self._frame_names is not None:
+            # One Index for every call: building it from a list each time costs pandas
+            # ~100 us (it converts the names to Arrow strings).
+            self._frame_columns = pd.Index(self._frame_names)
         return pd.DataFrame(batch, columns=self._frame_columns)
 
     def predict_batch(self, batch: Batch) -> np.ndarray:
@@ -210,6 +255,29 @@ class ModelRuntime:
     def predict(self, data: Any) -> np.ndarray:
         """Validate ``data`` against the signature and predict it (blocking)."""
         return self.predict_batch(self.validate(data))
+
+    def time_call(self, rows: int, repeat: int = 5) -> float | None:
+        """Seconds one model call on ``rows`` probe rows takes (the fastest of
+        ``repeat``), or None when no probe can be made (inputs that are not one numeric
+        matrix) or the model refuses it. Delivery modes use it to decide where calls run.
+        """
+        sig = self.signature
+        width = sig.n_features
+        if not sig.is_matrix or not width or rows < 1:
+            return None
+        probe = np.random.default_rng(0).normal(size=(rows, width))
+        if sig.matrix_dtype in INT_TYPES:
+            probe = probe.round()
+        batch = probe.astype(DATATYPES[sig.matrix_dtype or "FP64"])
+        best = float("inf")
+        try:
+            for _ in range(repeat):
+                started = time.perf_counter()
+                self.adapter.predict(self.model_input(batch))
+                best = min(best, time.perf_counter() - started)
+        except Exception:
+            return None
+        return best
 
     # --- description -------------------------------------------------------------------
 
@@ -262,44 +330,3 @@ def _check_datatype(tensor: Tensor, expected: str) -> None:
             f"input {tensor.name!r}: datatype {tensor.datatype} does not fit the model's "
             f"{expected}; send {expected}"
         )
-
-
-def load_runtime(
-    ref: str | ModelRef,
-    stack: Stack | str | None = None,
-    *,
-    trust_pickle: bool = False,
-    predict_proba: bool = False,
-    adapter: str | type[FrameworkAdapter] | FrameworkAdapter | None = None,
-) -> ModelRuntime:
-    """Resolve a registered version and make it ready to predict, for any delivery mode.
-
-    HTTP serving, batch scoring and stream consumers load models only through this: one
-    loader, one validation path.
-
-    Args:
-        ref: ``churn``, ``churn:3`` or ``churn@production``.
-        stack: the stack holding the registry and artifacts (default: the active one).
-        trust_pickle: allow a pickled model artifact (loading it can run arbitrary code).
-        predict_proba: answer class probabilities instead of labels.
-        adapter: force a framework adapter (default: chosen for the model).
-
-    Raises:
-        ModelNotFoundError: no such model, version or alias.
-        UnsafeArtifactError: the model was pickled and ``trust_pickle`` was not given.
-        ServingError: no framework adapter can run the model.
-    """
-    from dockyard.registry.model import get_model_version, load_version
-    from dockyard.stacks.stack import Stack, load_stack
-
-    s = stack if isinstance(stack, Stack) else load_stack(stack)
-    record = get_model_version(ref, s)
-    model = load_version(record, s, trust_pickle=trust_pickle)
-    return ModelRuntime(
-        model,
-        record.signature,
-        name=record.name,
-        version=record.version,
-        predict_proba=predict_proba,
-        adapter=adapter,
-    )

@@ -202,6 +202,7 @@ def parse_infer_request(body: bytes, header_length: int | None = None) -> InferR
         InvalidInputError: malformed JSON, a field of the wrong type, binary sizes that
             do not add up. The message names the field.
     """
+    binary: bytes | memoryview
     if header_length is None:
         header, binary = body, b""
     else:

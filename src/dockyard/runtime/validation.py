@@ -17,7 +17,6 @@ type: the fast path, and what most scikit-learn models take) or a dict of 1-D ar
 column name (mixed types, e.g. strings next to numbers), in signature order. The same
 code serves HTTP, batch scoring and stream consumers.
 
-numpy is imported when a validator is first used, never at module import.
 """
 
 from __future__ import annotations
@@ -25,6 +24,8 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from dockyard.errors import InvalidInputError
 from dockyard.registry.signature import (
@@ -38,17 +39,9 @@ from dockyard.registry.signature import (
 )
 
 if TYPE_CHECKING:
-    import numpy as np
-
     Batch = np.ndarray | dict[str, np.ndarray]
 
 __all__ = ["Batch", "Validator", "batch_rows", "concat_batches", "split_batch"]
-
-
-def _np() -> Any:
-    import numpy
-
-    return numpy
 
 
 class Validator:
@@ -81,7 +74,6 @@ class Validator:
     def _flags(self) -> tuple[Any, Any]:
         """Per-column allow_nan / allow_inf as boolean arrays (for matrix checks)."""
         if self._flag_arrays is None:
-            np = _np()
             self._flag_arrays = (
                 np.array([c.allow_nan for c in self.inputs], dtype=bool),
                 np.array([c.allow_inf for c in self.inputs], dtype=bool),
@@ -100,7 +92,6 @@ class Validator:
         Raises:
             InvalidInputError: the rows do not fit; the message names the column and row.
         """
-        np = _np()
         if isinstance(rows, np.ndarray):
             return self.array_to_batch(rows)
         if not isinstance(rows, list | tuple):
@@ -120,7 +111,6 @@ class Validator:
 
     def array_to_batch(self, arr: Any) -> Batch:
         """Validate a 2-D numpy array (rows x features, in column order)."""
-        np = _np()
         arr = np.asarray(arr)
         if arr.ndim != 2:
             raise InvalidInputError(
@@ -139,8 +129,7 @@ class Validator:
         where = f" at row {row}" if row is not None else " per row"
         return f"expected {self._describe_width()} values{where}, got {got}"
 
-    def _check_matrix(self, arr: Any) -> Any:
-        np = _np()
+    def _check_matrix(self, arr: np.ndarray) -> np.ndarray:
         width = self.n_features
         if arr.shape[0] == 0:
             raise InvalidInputError("expected at least one row, got none")
@@ -171,7 +160,6 @@ class Validator:
         return out
 
     def _check_finite(self, arr: Any) -> None:
-        np = _np()
         if self.inputs:
             allow_nan, allow_inf = self._flags()
         else:
@@ -204,7 +192,6 @@ class Validator:
             for r, value in enumerate(columns[c]):
                 _check_value(value, spec, r)
         if not self.inputs:
-            np = _np()
             arr = np.column_stack(
                 [_coerce_column(col, self._column(i)) for i, col in enumerate(columns)]
             )
@@ -241,7 +228,6 @@ class Validator:
 
     def columns_to_batch(self, columns: Mapping[str, Any]) -> Batch:
         """Validate columns (1-D lists or arrays by name, all of one length)."""
-        np = _np()
         if not self.inputs:
             raise InvalidInputError(
                 "this model's signature names no columns: send one 2-D tensor or rows"
@@ -281,7 +267,6 @@ class Validator:
 
     def to_batch(self, data: Any) -> Batch:
         """Validate any supported input: DataFrame, 2-D array, list of rows or records."""
-        np = _np()
         if is_frame(data):
             return self.frame_to_batch(data)
         if isinstance(data, np.ndarray):
@@ -305,13 +290,12 @@ def batch_rows(batch: Batch) -> int:
 
 def concat_batches(batches: Sequence[Batch]) -> Batch:
     """Join validated batches of one signature into one."""
-    np = _np()
     if len(batches) == 1:
         return batches[0]
     first = batches[0]
     if isinstance(first, dict):
-        return {k: np.concatenate([b[k] for b in batches]) for k in first}  # type: ignore[index]
-    return np.concatenate(batches)
+        return {k: np.concatenate([b[k] for b in batches if isinstance(b, dict)]) for k in first}
+    return np.concatenate([b for b in batches if not isinstance(b, dict)])
 
 
 def split_batch(result: Any, sizes: Sequence[int]) -> list[Any]:
@@ -395,7 +379,6 @@ def _check_value(value: Any, spec: ColumnSpec, row: int) -> None:
 
 def _coerce_column(values: Any, spec: ColumnSpec) -> Any:
     """One column as a typed 1-D array, checked against ``spec``."""
-    np = _np()
     target = DATATYPES[spec.dtype]
     if isinstance(values, np.ndarray):
         if values.ndim == 2 and values.shape[1] == 1:
@@ -461,7 +444,6 @@ def _coerce_column(values: Any, spec: ColumnSpec) -> Any:
 
 
 def _fits(value: Any, target: str) -> bool:
-    np = _np()
     try:
         np.array([value], dtype=target)
     except (OverflowError, ValueError):

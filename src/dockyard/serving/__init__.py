@@ -17,10 +17,11 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from dockyard.serving.app import ServeConfig, create_app
+    from dockyard.serving.app import create_app
+    from dockyard.serving.config import ServeConfig
     from dockyard.serving.server import serve
 
-_EXPORTS = {"ServeConfig": "app", "create_app": "app", "serve": "server"}
+_EXPORTS = {"ServeConfig": "config", "create_app": "app", "serve": "server"}
 
 __all__ = ["ServeConfig", "create_app", "serve"]
 

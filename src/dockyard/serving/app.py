@@ -26,7 +26,6 @@ version) when the model itself raises.
 
 from __future__ import annotations
 
-import dataclasses
 import gc
 import hmac
 import logging
@@ -42,13 +41,7 @@ import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
-from prometheus_client import (
-    CONTENT_TYPE_LATEST,
-    CollectorRegistry,
-    Counter,
-    Histogram,
-    generate_latest,
-)
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Route
 
@@ -63,6 +56,8 @@ from dockyard.runtime.v2 import (
     parse_header_length,
     parse_infer_request,
 )
+from dockyard.serving.config import ServeConfig
+from dockyard.serving.metrics import ServiceMetrics
 from dockyard.serving.openapi import (
     ErrorResponse,
     Liveness,
@@ -78,45 +73,6 @@ __all__ = ["ServeConfig", "create_app"]
 log = logging.getLogger(__name__)
 
 
-@dataclasses.dataclass(frozen=True)
-class ServeConfig:
-    """How the service runs.
-
-    Attributes:
-        max_batch_size: most rows merged into one model call.
-        max_latency_ms: longest a request waits for others to join its model call.
-        batching: False calls the model once per request.
-        max_body_bytes: larger request bodies get 413.
-        token: when set, inference and model routes need ``Authorization: Bearer <token>``
-            (health, server metadata, metrics and docs stay open).
-        predict_proba: every runtime answers class probabilities instead of labels.
-        model_threads: threads running model calls (the event loop never does).
-        drain_seconds: on shutdown, how long readiness reports false before the server
-            stops accepting connections (give the load balancer time to notice).
-        graceful_timeout: most seconds to wait for in-flight requests on shutdown.
-    """
-
-    max_batch_size: int = 32
-    max_latency_ms: float = 2.0
-    batching: bool = True
-    max_body_bytes: int = 8 * 1024 * 1024
-    token: str | None = None
-    predict_proba: bool = False
-    model_threads: int = 1
-    drain_seconds: float = 0.0
-    graceful_timeout: float = 30.0
-
-    def __post_init__(self) -> None:
-        if self.max_batch_size < 1:
-            raise ServingError(f"max_batch_size must be at least 1, got {self.max_batch_size}")
-        if self.max_latency_ms < 0:
-            raise ServingError(f"max_latency_ms must be >= 0, got {self.max_latency_ms}")
-        if self.max_body_bytes < 1:
-            raise ServingError(f"max_body_bytes must be positive, got {self.max_body_bytes}")
-        if self.model_threads < 1:
-            raise ServingError(f"model_threads must be at least 1, got {self.model_threads}")
-
-
 # --- errors and metrics ----------------------------------------------------------------
 
 
@@ -130,71 +86,6 @@ class _HTTPError(Exception):
 
 def _error_body(message: str) -> bytes:
     return orjson.dumps({"error": message})
-
-
-class _Metrics:
-    """Per-app Prometheus metrics (never the global registry: tests and apps coexist)."""
-
-    def __init__(self) -> None:
-        self.registry = CollectorRegistry()
-        labels = ["model", "version", "route"]
-        self.requests = Counter(
-            "dockyard_requests",
-            "Requests answered, by model version, route and status code.",
-            [*labels, "code"],
-            registry=self.registry,
-        )
-        self.errors = Counter(
-            "dockyard_request_errors",
-            "Requests that failed, by kind: client, auth, not_found, too_large, model.",
-            [*labels, "kind"],
-            registry=self.registry,
-        )
-        self.latency = Histogram(
-            "dockyard_request_duration_seconds",
-            "Time from the request's arrival to its answer.",
-            labels,
-            buckets=(
-                0.0005,
-                0.001,
-                0.0025,
-                0.005,
-                0.01,
-                0.025,
-                0.05,
-                0.1,
-                0.25,
-                0.5,
-                1,
-                2.5,
-                5,
-                10,
-            ),
-            registry=self.registry,
-        )
-        self.batch_size = Histogram(
-            "dockyard_batch_size",
-            "Rows per model call (after micro-batching).",
-            ["model", "version"],
-            buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096),
-            registry=self.registry,
-        )
-        self._children: dict[tuple[str, str, str, int], tuple[Any, Any]] = {}
-
-    def observe(
-        self, model: str, version: str, route: str, code: int, seconds: float, kind: str
-    ) -> None:
-        key = (model, version, route, code)
-        children = self._children.get(key)
-        if children is None:
-            children = self._children[key] = (
-                self.requests.labels(model, version, route, str(code)),
-                self.latency.labels(model, version, route),
-            )
-        children[0].inc()
-        children[1].observe(seconds)
-        if code >= 400:
-            self.errors.labels(model, version, route, kind).inc()
 
 
 # --- the service -----------------------------------------------------------------------
@@ -227,11 +118,32 @@ class _Service:
                 raise ServingError(f"model {rt.name} version {rt.version} is given twice")
             versions[rt.version] = rt
             self.default.setdefault(rt.name, rt)
-        self.metrics = _Metrics()
+        self.metrics = ServiceMetrics()
         self.executor: ModelThreads | None = None
         self.batchers: dict[str, MicroBatcher] = {}
         self.draining = False
         self._token = config.token.encode() if config.token else None
+        self.inline = self._inline_models()
+
+    def _inline_models(self) -> set[str]:
+        """The versions whose calls run on the event loop: measured to take less than
+        ``inline_below_ms`` on a full batch (timed once, here at start-up)."""
+        limit = self.config.inline_below_ms / 1000
+        rows = self.config.max_batch_size if self.config.batching else 1
+        fast = set()
+        for versions in self.models.values():
+            for rt in versions.values():
+                seconds = rt.time_call(rows) if limit > 0 else None
+                if seconds is not None and seconds < limit:
+                    fast.add(rt.label)
+                log.info(
+                    "model %s: %s per call on %d rows; runs %s",
+                    rt.label,
+                    "unmeasured" if seconds is None else f"{seconds * 1000:.2f} ms",
+                    rows,
+                    "on the event loop" if rt.label in fast else "on a model thread",
+                )
+        return fast
 
     # --- lookups -----------------------------------------------------------------------
 
@@ -285,13 +197,14 @@ class _Service:
         if batcher is None:
             if self.executor is None:
                 self.executor = ModelThreads(self.config.model_threads)
-            observe = self.metrics.batch_size.labels(rt.name, str(rt.version)).observe
+            observe = self.metrics.batch_observer(rt.name, str(rt.version))
             batcher = self.batchers[rt.label] = MicroBatcher(
                 rt.predict_batch,
                 max_batch_size=self.config.max_batch_size,
                 max_latency_ms=self.config.max_latency_ms,
                 enabled=self.config.batching,
                 executor=self.executor,
+                inline=rt.label in self.inline,
                 on_batch=observe,
             )
         return batcher
@@ -506,9 +419,44 @@ class _Endpoint:
         await send({"type": "http.response.body", "body": body})
 
 
+_INFER_PREFIX = "/v2/models/"
+_INFER_SUFFIX = "/infer"
+
+
+class _ServiceApp(FastAPI):
+    """FastAPI for every route but the inference ones, which skip its middleware stack
+    and router: those cost ~16-21 us a request here, as much as all of our own
+    validation, batching and encoding (``benchmarks/README.md``, Serving). The inference
+    endpoints never raise (every failure is an answer), so the error middleware has
+    nothing to catch; the routes stay registered for the documentation and for the 405s
+    other methods get."""
+
+    dockyard_hot: dict[str, _Endpoint]
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:  # type: ignore[override]
+        if scope["type"] == "http" and scope["method"] == "POST":
+            path: str = scope["path"]
+            if path == "/predict":
+                scope["path_params"] = {}
+                await self.dockyard_hot["predict"](scope, receive, send)
+                return
+            if path.startswith(_INFER_PREFIX) and path.endswith(_INFER_SUFFIX):
+                parts = path[len(_INFER_PREFIX) : -len(_INFER_SUFFIX)].split("/")
+                params = None
+                if len(parts) == 1 and parts[0]:
+                    params = {"name": parts[0]}
+                elif len(parts) == 3 and parts[0] and parts[1] == "versions" and parts[2]:
+                    params = {"name": parts[0], "version": parts[2]}
+                if params is not None:
+                    scope["path_params"] = params
+                    await self.dockyard_hot["infer"](scope, receive, send)
+                    return
+        await super().__call__(scope, receive, send)
+
+
 # --- the app ---------------------------------------------------------------------------
 
-_ERRORS = {
+_ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorResponse, "description": "Input that does not fit the model"},
     401: {"model": ErrorResponse, "description": "Missing or wrong bearer token"},
     404: {"model": ErrorResponse, "description": "Unknown model or version"},
@@ -543,7 +491,7 @@ def create_app(runtimes: Sequence[ModelRuntime], config: ServeConfig | None = No
         service.draining = True
         await service.close()
 
-    app = FastAPI(
+    app = _ServiceApp(
         title="dockyard model service",
         version=__version__,
         description="Open Inference Protocol (KServe V2) REST and a plain JSON route.",
@@ -588,17 +536,21 @@ def _json(content: Any, status: int = 200, version: int | None = None) -> Respon
     return Response(orjson.dumps(content), status, headers, media_type="application/json")
 
 
-def _add_routes(app: FastAPI, service: _Service) -> None:
+def _add_routes(app: _ServiceApp, service: _Service) -> None:
+    app.dockyard_hot = {
+        "predict": _Endpoint(service, "predict"),
+        "infer": _Endpoint(service, "infer"),
+    }
     hot = [
-        Route("/predict", _Endpoint(service, "predict"), methods=["POST"]),
-        Route("/v2/models/{name}/infer", _Endpoint(service, "infer"), methods=["POST"]),
+        Route("/predict", app.dockyard_hot["predict"], methods=["POST"]),
+        Route("/v2/models/{name}/infer", app.dockyard_hot["infer"], methods=["POST"]),
         Route(
             "/v2/models/{name}/versions/{version}/infer",
-            _Endpoint(service, "infer"),
+            app.dockyard_hot["infer"],
             methods=["POST"],
         ),
     ]
-    app.router.routes[:0] = hot  # first: the hot path matches before anything else
+    app.router.routes[:0] = hot  # first: the same endpoints when reached through FastAPI
 
     @app.get("/v2/health/live", response_model=Liveness, tags=["health"])
     async def live() -> Response:
@@ -637,7 +589,9 @@ def _add_routes(app: FastAPI, service: _Service) -> None:
         ok = not service.draining
         return _json({"name": name, "ready": ok}, 200 if ok else 503, rt.version)
 
-    ready_503 = {503: {"model": ModelReadiness, "description": "Draining"}}
+    ready_503: dict[int | str, dict[str, Any]] = {
+        503: {"model": ModelReadiness, "description": "Draining"}
+    }
 
     @app.get(
         "/v2/models/{name}", response_model=ModelMetadata, responses=_ERRORS, tags=["metadata"]

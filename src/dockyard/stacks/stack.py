@@ -26,7 +26,7 @@ from dockyard import _plugins
 from dockyard.errors import StackError
 from dockyard.settings import Settings, find_project_root
 from dockyard.stacks.config import ProjectConfig, resolve_paths
-from dockyard.stacks.kinds import ComponentKind, all_kinds, find_kind
+from dockyard.stacks.kinds import CORE_KINDS, ComponentKind, all_kinds, find_kind
 
 if TYPE_CHECKING:
     from dockyard.artifacts.base import ArtifactStore
@@ -83,6 +83,14 @@ class Stack:
                 self._built[kind] = self._build(spec)
             return self._built[kind]
 
+    def component_config(self, kind: str) -> dict[str, Any]:
+        """The config ``kind`` is built from (defaults applied, paths made absolute), to
+        build the same component in another process (:func:`build_component`)."""
+        spec = find_kind(kind)
+        if spec is None:
+            raise StackError(f"Unknown stack component kind {kind!r}.")
+        return self._config(spec)
+
     def _config(self, spec: ComponentKind) -> dict[str, Any]:
         options = self.components.get(spec.name)
         if options is None:
@@ -103,7 +111,7 @@ class Stack:
         """The one database every SQL store of this stack uses (the metadata store's URL)."""
         from dockyard.db.engine import Database
 
-        options = self._config(find_kind("metadata_store"))  # type: ignore[arg-type]
+        options = self._config(CORE_KINDS["metadata_store"])
         options.pop("flavor", None)
         url = options.pop("url", None)
         if not url:

@@ -58,7 +58,9 @@ def test_metadata_states_the_real_shape(wine_server: Server) -> None:
         ),
     ],
 )
-def test_wrong_widths_are_400_naming_both_widths(wine_server: Server, path: str, body: dict) -> None:  # type: ignore[type-arg]
+def test_wrong_widths_are_400_naming_both_widths(
+    wine_server: Server, path: str, body: dict
+) -> None:  # type: ignore[type-arg]
     response = httpx.post(f"{wine_server.url}{path}", json=body)
     assert response.status_code == 400, response.text
     message = response.json()["error"]

@@ -172,3 +172,52 @@ def test_model_threads_run_calls_off_the_loop_and_carry_errors() -> None:
     assert results[0].tolist() == [2] and results[2].tolist() == [6]  # type: ignore[union-attr]
     assert isinstance(results[1], ValueError)
     assert threading.get_ident() not in model.threads
+
+
+def test_natural_batching_never_waits_for_a_lone_request() -> None:
+    """With no window (the default), a request arriving alone is called at once: the
+    batcher must not cost a sequential client anything."""
+    model = Recorder()
+
+    async def main() -> float:
+        batcher = MicroBatcher(model, max_batch_size=8)
+        started = time.perf_counter()
+        for i in range(20):
+            await batcher.submit(rows(i))
+        return time.perf_counter() - started
+
+    elapsed = asyncio.run(main())
+    assert model.calls == [1] * 20
+    assert elapsed < 1.0  # no 2 ms window per call, nor anything like it
+
+
+def test_natural_batching_merges_what_queued_while_the_model_was_busy() -> None:
+    """Requests that arrive during a call form the next call, without any window."""
+    model = Recorder(delay=0.02)
+
+    async def main() -> list[object]:
+        batcher = MicroBatcher(model, max_batch_size=8)
+        first = asyncio.ensure_future(batcher.submit(rows(0)))
+        await asyncio.sleep(0.005)  # the first call is running now
+        rest = [batcher.submit(rows(i)) for i in range(1, 6)]
+        return [await first, *(await asyncio.gather(*rest))]
+
+    results = asyncio.run(main())
+    assert [int(r[0]) for r in results] == [0, 2, 4, 6, 8, 10]  # type: ignore[index]
+    assert model.calls == [1, 5]
+
+
+def test_inline_calls_run_on_the_event_loop_and_still_batch() -> None:
+    """Inline mode (for calls measured to be short) skips the thread hop; requests read
+    while one call runs still share the next call, and a bad one fails alone."""
+    model = Recorder(poison=3.0)
+
+    async def main() -> tuple[int, list[object]]:
+        batcher = MicroBatcher(model, max_batch_size=8, inline=True)
+        results = await submit_all(batcher, [rows(i) for i in range(6)])
+        return threading.get_ident(), results
+
+    loop_thread, results = asyncio.run(main())
+    assert model.threads == {loop_thread}
+    assert isinstance(results[3], ValueError)
+    assert [int(r[0]) for i, r in enumerate(results) if i != 3] == [0, 2, 4, 8, 10]  # type: ignore[index]

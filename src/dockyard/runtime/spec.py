@@ -1,0 +1,156 @@
+"""Loading a registered version: :func:`load_runtime`, and :class:`RuntimeSpec` for
+loading it in another process.
+
+Light on purpose (no numpy, no framework): a process that only hands specs to its
+workers (``dockyard serve --workers N``'s parent) imports this and nothing of the model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from dockyard.artifacts.base import ArtifactStore
+    from dockyard.artifacts.materializers.registry import MaterializerRegistry
+    from dockyard.metadata.base import ArtifactRecord
+    from dockyard.registry.refs import ModelRef
+    from dockyard.registry.signature import Signature
+    from dockyard.runtime.adapters import FrameworkAdapter
+    from dockyard.runtime.model import ModelRuntime
+    from dockyard.stacks.stack import Stack
+
+__all__ = ["RuntimeSpec", "load_runtime"]
+
+
+@dataclass(frozen=True)
+class RuntimeSpec:
+    """A registered version resolved to everything needed to load it, anywhere.
+
+    What a process that serves or scores needs, without the registry's database: the
+    version, its signature, its artifact and the artifact store's config. The CLI
+    resolves it once; worker processes (``dockyard serve --workers N``, batch workers)
+    each :meth:`load` it, so a parent process never holds a model copy it does not use.
+    Picklable (frozen dataclasses only).
+    """
+
+    name: str
+    version: int
+    signature: Signature | None
+    artifact: ArtifactRecord
+    artifact_store: Mapping[str, Any]
+    trust_pickle: bool = False
+    predict_proba: bool = False
+
+    @property
+    def label(self) -> str:
+        return f"{self.name}:{self.version}"
+
+    @classmethod
+    def resolve(
+        cls,
+        ref: str | ModelRef,
+        stack: Stack | str | None = None,
+        *,
+        trust_pickle: bool = False,
+        predict_proba: bool = False,
+    ) -> RuntimeSpec:
+        """Resolve ``ref`` on ``stack`` (default: the active one).
+
+        Raises:
+            ModelNotFoundError: no such model, version or alias.
+            UnsafeArtifactError: the model was pickled and ``trust_pickle`` was not given
+                (checked here, before any process is started).
+        """
+        from dockyard.pipelines.artifact_io import check_trust
+        from dockyard.registry.model import get_model_version
+        from dockyard.stacks.stack import Stack, load_stack
+
+        s = stack if isinstance(stack, Stack) else load_stack(stack)
+        record = get_model_version(ref, s)
+        artifact = s.metadata_store.get_artifact(record.artifact_id)
+        check_trust(artifact, trust_pickle=trust_pickle)
+        return cls(
+            name=record.name,
+            version=record.version,
+            signature=record.signature,
+            artifact=artifact,
+            artifact_store=s.component_config("artifact_store"),
+            trust_pickle=trust_pickle,
+            predict_proba=predict_proba,
+        )
+
+    def load(
+        self,
+        *,
+        artifact_store: ArtifactStore | None = None,
+        materializers: MaterializerRegistry | None = None,
+        adapter: str | type[FrameworkAdapter] | FrameworkAdapter | None = None,
+    ) -> ModelRuntime:
+        """Load the model and build its runtime (in this process).
+
+        Args:
+            artifact_store, materializers: reuse these (a stack's) instead of building
+                them from :attr:`artifact_store`'s config.
+            adapter: force a framework adapter (default: chosen for the model).
+        """
+        from dockyard.pipelines.artifact_io import load_value
+        from dockyard.runtime.model import ModelRuntime
+
+        if artifact_store is None:
+            from dockyard.stacks.kinds import CORE_KINDS
+            from dockyard.stacks.stack import build_component
+
+            artifact_store = build_component(
+                CORE_KINDS["artifact_store"], dict(self.artifact_store)
+            )
+        if materializers is None:
+            from dockyard.artifacts.materializers.registry import MaterializerRegistry
+
+            materializers = MaterializerRegistry()
+        model = load_value(
+            self.artifact, artifact_store, materializers, trust_pickle=self.trust_pickle
+        )
+        return ModelRuntime(
+            model,
+            self.signature,
+            name=self.name,
+            version=self.version,
+            predict_proba=self.predict_proba,
+            adapter=adapter,
+        )
+
+
+def load_runtime(
+    ref: str | ModelRef,
+    stack: Stack | str | None = None,
+    *,
+    trust_pickle: bool = False,
+    predict_proba: bool = False,
+    adapter: str | type[FrameworkAdapter] | FrameworkAdapter | None = None,
+) -> ModelRuntime:
+    """Resolve a registered version and make it ready to predict, for any delivery mode.
+
+    HTTP serving, batch scoring and stream consumers load models only through this (or
+    through a :class:`RuntimeSpec`, its two halves): one loader, one validation path.
+
+    Args:
+        ref: ``churn``, ``churn:3`` or ``churn@production``.
+        stack: the stack holding the registry and artifacts (default: the active one).
+        trust_pickle: allow a pickled model artifact (loading it can run arbitrary code).
+        predict_proba: answer class probabilities instead of labels.
+        adapter: force a framework adapter (default: chosen for the model).
+
+    Raises:
+        ModelNotFoundError: no such model, version or alias.
+        UnsafeArtifactError: the model was pickled and ``trust_pickle`` was not given.
+        ServingError: no framework adapter can run the model.
+    """
+    from dockyard.stacks.stack import Stack, load_stack
+
+    s = stack if isinstance(stack, Stack) else load_stack(stack)
+    spec = RuntimeSpec.resolve(ref, s, trust_pickle=trust_pickle, predict_proba=predict_proba)
+    return spec.load(
+        artifact_store=s.artifact_store, materializers=s.materializers, adapter=adapter
+    )
