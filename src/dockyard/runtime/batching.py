@@ -188,10 +188,6 @@ class MicroBatcher:
         n = self._rows(batch)
         if not self.enabled or n >= self.max_batch_size:
             return await self._call(batch, n)
-        if self.inline and not self._busy and not self._queue:
-            # Nothing to merge with, and an inline call holds the loop until it is done:
-            # calling it here saves the queue, the worker task and the future.
-            return await self._call(batch, n)
         loop = asyncio.get_running_loop()
         if loop is not self._loop:  # first use, or a new loop (test clients make one per call)
             self._loop, self._wakeup, self._worker = loop, asyncio.Event(), None

@@ -221,3 +221,16 @@ def test_inline_calls_run_on_the_event_loop_and_still_batch() -> None:
     assert model.threads == {loop_thread}
     assert isinstance(results[3], ValueError)
     assert [int(r[0]) for i, r in enumerate(results) if i != 3] == [0, 2, 4, 8, 10]  # type: ignore[index]
+
+
+def test_inline_requests_ready_together_share_one_call() -> None:
+    """Inline calls hold the loop, so requests read in the same loop turn must wait for
+    the worker rather than each calling the model at once (or nothing would merge)."""
+    model = Recorder()
+
+    async def main() -> None:
+        batcher = MicroBatcher(model, max_batch_size=8, inline=True)
+        await submit_all(batcher, [rows(i) for i in range(8)])
+
+    asyncio.run(main())
+    assert model.calls == [8]
