@@ -12,9 +12,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
-from dockyard.cli._common import ago, console, stack
+from dockyard.cli._common import ago, console, err_console, stack
 
 if TYPE_CHECKING:
     from dockyard.rollout.views import DeploymentStatus
@@ -22,7 +23,12 @@ if TYPE_CHECKING:
 rollout_app = typer.Typer(help="Watch and steer a deployment's rollout.", no_args_is_help=True)
 deployments_app = typer.Typer(help="List and remove deployments.", no_args_is_help=True)
 
-_STACK = typer.Option(None, "--stack", "-s", help="Stack whose metadata store to use.")
+_STACK = typer.Option(None, "--stack", "-s", help="Stack whose stores to use.")
+
+#: ``deploy --wait`` exit statuses (documented in its --help and the README).
+EXIT_ROLLED_BACK = 3
+EXIT_ABORTED = 4
+EXIT_TIMEOUT = 5
 
 
 # helpers --------------------------------------------------------------------------------
@@ -73,9 +79,35 @@ def deploy(
     port: int | None = typer.Option(None, "--port", help="Gateway port (first deploy: 8080)."),
     file: Path | None = typer.Option(None, "-f", "--file", help="Deploy file (YAML)."),
     trust_pickle: bool = typer.Option(
-        False, "--trust-pickle", help="Let the serve processes load pickled models."
+        False,
+        "--trust-pickle",
+        help="Let the serve processes load pickled models (recorded with the deployment; "
+        "DOCKYARD_TRUST_PICKLE in this shell is not).",
     ),
-    wait: bool = typer.Option(False, "--wait", help="Print decisions until the rollout ends."),
+    token_env: str | None = typer.Option(
+        None,
+        "--token-env",
+        metavar="NAME",
+        help="Serve processes require 'Authorization: Bearer <token>', the token read now "
+        "from environment variable NAME and kept as the deployment's secret.",
+    ),
+    token_file: Path | None = typer.Option(
+        None,
+        "--token-file",
+        help="The same, with the token read from this file whenever a process starts.",
+    ),
+    ready_timeout: str | None = typer.Option(
+        None,
+        "--ready-timeout",
+        help="Roll back a candidate not ready this long after the rollout began (default 120s).",
+    ),
+    wait: bool = typer.Option(
+        False,
+        "--wait",
+        help="Print decisions until the rollout ends. Exit status: 0 completed, "
+        f"{EXIT_ROLLED_BACK} rolled back, {EXIT_ABORTED} aborted, {EXIT_TIMEOUT} still "
+        "running at --timeout, 1 for any other error.",
+    ),
     timeout: float = typer.Option(600.0, "--timeout", help="Longest wait in seconds."),
     stack_name: str | None = _STACK,
 ) -> None:
@@ -107,6 +139,9 @@ def deploy(
         failover=not no_failover,
         alias=alias,
         trust_pickle=trust_pickle,
+        token_env=token_env,
+        token_file=token_file,
+        ready_timeout=ready_timeout,
         base=base.spec if base else None,
     )
     started = api.start(
@@ -114,6 +149,8 @@ def deploy(
     )
     version, state, first_event = started.version, started.state, started.after_event
     dep = started.deployment
+    for note in started.notes:
+        err_console.print(f"[yellow]Note:[/] {escape(note)}", soft_wrap=True)
     if started.first:
         console.print(
             f"Deploying {version.ref} as [bold]{name}[/] on http://127.0.0.1:{dep.port} ..."
@@ -123,7 +160,7 @@ def deploy(
         )
         if final.phase != "completed":
             raise RolloutError(
-                f"{version.ref} did not become ready in {timeout:g}s; see "
+                f"{version.ref} did not become ready ({final.phase}); see "
                 f".dockyard/deployments/{name}/ for the logs."
             )
         console.print(f"[green]{name}[/] serves {version.ref} on http://127.0.0.1:{dep.port}")
@@ -136,15 +173,24 @@ def deploy(
         final = api.follow(
             name, after=first_event, timeout_s=timeout, on_event=_print_event, stack=stack_name
         )
+        if final.active:
+            console.print(
+                f"Still {final.phase} after {timeout:g}s; follow it with: dockyard rollout status {name}"
+            )
+            raise typer.Exit(EXIT_TIMEOUT)
         console.print(f"Rollout ended: {final.phase}; stable is {final.ref(final.stable)}.")
+        if final.phase != "completed":
+            raise typer.Exit(EXIT_ROLLED_BACK if final.phase == "rolled_back" else EXIT_ABORTED)
 
 
 # rollout --------------------------------------------------------------------------------
 def _command(name: str, kind: str, stack_name: str | None, wait_s: float = 10.0) -> Any:
+    """Hand ``kind`` to the agent and print what it decided; exit 1 when it refused."""
+    from dockyard.errors import RolloutError
     from dockyard.rollout import api
 
     store = _store(stack_name)
-    last = api.command(name, kind, stack=stack_name)
+    last = api.command(name, kind, stack=stack_name)  # RolloutError if another is waiting
     deadline = time.monotonic() + wait_s
     while time.monotonic() < deadline:
         record = store.get_deployment(name)
@@ -152,6 +198,9 @@ def _command(name: str, kind: str, stack_name: str | None, wait_s: float = 10.0)
             new = [e for e in store.list_events(name, limit=20) if e.id > last]
             if new:
                 _print_events(new)
+                refused = [e for e in new if e.kind == "reject"]
+                if refused:
+                    raise RolloutError(f"{kind} was refused: {refused[0].reason}")
                 return _state(record)
         time.sleep(0.05)
     console.print(f"The agent of {name} has not acted yet; it will when it runs.")
@@ -332,6 +381,14 @@ def agent(name: str = typer.Argument(...), stack_name: str | None = _STACK) -> N
     from dockyard.rollout.agent import run_agent
 
     raise typer.Exit(run_agent(name, stack_name=stack_name))
+
+
+@deployments_app.command("gateway", hidden=True)
+def gateway(name: str = typer.Argument(...), stack_name: str | None = _STACK) -> None:
+    """Run the deployment's gateway in the foreground (started by its agent)."""
+    from dockyard.rollout.gateway_process import run_gateway
+
+    raise typer.Exit(run_gateway(name, stack_name=stack_name))
 
 
 @deployments_app.command("up")

@@ -1,29 +1,34 @@
-"""The local deployment agent: one background process per deployment.
+"""The local deployment agent: the controller process of one deployment.
 
-``dockyard deployments agent NAME`` (started detached by ``dockyard deploy``) runs, in
-one process:
+``dockyard deployments agent NAME`` (started detached by ``dockyard deploy``) runs:
 
-- the **gateway** (uvicorn in a thread, :func:`~dockyard.rollout.gateway.create_gateway_app`
-  over an in-process :class:`~dockyard.rollout.routing.RouteTableRef`) on the
-  deployment's port;
 - the **controller** (:class:`~dockyard.rollout.controller.Controller`), ticking every
   ``POLL_S``: operator commands (``rollout promote|abort|retry``, ``deployments down``)
-  are left in the metadata store by the CLI and taken here on the next tick, so they
+  are left in the deployment store by the CLI and taken here on the next tick, so they
   work even while the agent restarts, and an abort reaches traffic within one tick;
 - the **supervisor** (:class:`~dockyard.rollout.supervisor.Supervisor`, the local
   :class:`~dockyard.rollout.target.DeployTarget`) of the serve processes, one per model
-  version.
+  version;
+- the keeper of the deployment's **gateway**, a process of its own
+  (:mod:`dockyard.rollout.gateway_process`) that the controller steers over a Unix
+  socket with the deployment's control token: started once a stable version answers,
+  started again if it stops answering.
 
 The agent writes a heartbeat (its pid and the time) to the store every second. Killed
-with SIGKILL, it leaves the serve processes running; the next agent adopts them from
-the stored state and resumes the rollout where it was. Stopped with SIGTERM, it stops
-them too. ``deployments down`` stops everything and deletes the deployment.
+with SIGKILL, it leaves the gateway and the serve processes running, so traffic goes on
+with the last route table; the gateway starts a new agent, which adopts them from the
+stored state and resumes the rollout where it was. Stopped with SIGTERM, it stops them
+too. ``deployments down`` stops everything and deletes the deployment.
+
+Logs go to size-bounded files under ``.dockyard/deployments/NAME/`` (``agent.log``,
+rotated at 5 MB, three kept); no line per proxied request is ever written.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import logging.handlers
 import os
 import signal
 import subprocess
@@ -32,12 +37,15 @@ import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from dockyard.rollout.store import DeploymentRecord
+    from dockyard.rollout.gateway_process import GatewayClient, RemoteRoutes
+    from dockyard.rollout.machine import RolloutState
+    from dockyard.rollout.store import DeploymentRecord, DeploymentStore
+    from dockyard.stacks.stack import Stack
 
-__all__ = ["POLL_S", "agent_alive", "run_agent", "spawn_agent"]
+__all__ = ["POLL_S", "agent_alive", "configure_logging", "run_agent", "spawn_agent"]
 
 log = logging.getLogger("dockyard.rollout")
 
@@ -45,6 +53,11 @@ POLL_S = 0.2
 HEARTBEAT_S = 1.0
 #: A heartbeat older than this means the agent is gone.
 STALE_S = 5.0
+#: How long a gateway just started may take to answer before it is started again.
+GATEWAY_START_S = 20.0
+#: Size-bounded logs: bytes per file, files kept.
+LOG_BYTES = 5 * 1024 * 1024
+LOG_BACKUPS = 3
 
 
 def agent_alive(record: DeploymentRecord) -> bool:
@@ -61,15 +74,33 @@ def log_dir(root: Path, name: str) -> Path:
     return root / ".dockyard" / "deployments" / name
 
 
+def configure_logging(path: Path) -> None:
+    """Log INFO and up to ``path``, rotated at ``LOG_BYTES`` (``LOG_BACKUPS`` kept)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handler = logging.handlers.RotatingFileHandler(
+        path, maxBytes=LOG_BYTES, backupCount=LOG_BACKUPS, encoding="utf-8"
+    )
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.INFO)
+    for noisy in ("httpx", "httpcore", "aiohttp.access", "uvicorn.access"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
 def spawn_agent(name: str, root: Path, stack: str | None = None) -> int:
     """Start the agent of ``name`` as a detached process; returns its pid."""
+    from dockyard.rollout.gateway_process import _child_env
+
     folder = log_dir(root, name)
     folder.mkdir(parents=True, exist_ok=True)
     argv = [sys.executable, "-m", "dockyard", "deployments", "agent", name]
     if stack:
         argv += ["--stack", stack]
-    env = {**os.environ, "DOCKYARD_HOME": str(root)}
-    with open(folder / "agent.log", "ab") as out:
+    env = _child_env({**os.environ, "DOCKYARD_HOME": str(root)})
+    # stdout/stderr only carry what escapes logging (a crash at start-up); logs proper go
+    # to the rotated agent.log.
+    with open(folder / "agent.out", "ab") as out:
         proc = subprocess.Popen(
             argv,
             stdin=subprocess.DEVNULL,
@@ -85,38 +116,101 @@ def spawn_agent(name: str, root: Path, stack: str | None = None) -> int:
     return proc.pid
 
 
-class _Gateway:
-    """uvicorn serving the gateway app in a thread of the agent."""
+class GatewayKeeper:
+    """Keeps the deployment's gateway process running while there are routes to serve.
 
-    def __init__(self, app: Any, host: str, port: int) -> None:
-        import uvicorn
+    A gateway that exits before answering is started again after 1 s, 2 s, 4 s ... (at
+    most ``GATEWAY_START_S``); one that runs but does not answer within
+    ``GATEWAY_START_S`` is stopped and started again.
+    """
 
-        config = uvicorn.Config(
-            app, host=host, port=port, log_level="warning", lifespan="on", access_log=False
-        )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, name="gateway", daemon=True)
+    def __init__(self, name: str, stack: Stack, client: GatewayClient, routes: RemoteRoutes):
+        self.name = name
+        self.stack = stack
+        self.client = client
+        self.routes = routes
+        self.pid: int | None = None
+        self.started_at: float | None = None
+        self.failures = 0
+        self.up = False
 
-    def start(self) -> None:
-        self.thread.start()
+    def ensure(self) -> None:
+        """Called every tick: start the gateway when it does not answer."""
+        from dockyard.rollout.gateway_process import spawn_gateway
+        from dockyard.rollout.supervisor import pid_alive
+
+        if self.client.alive():
+            if not self.up:
+                log.info("gateway of %s answers on %s", self.name, self.client.path)
+                self.up = True
+                self.failures = 0
+                self.routes.up()
+            return
+        if self.up:
+            log.warning("gateway of %s stopped answering; starting it again", self.name)
+            self.up = False
+            self.started_at = None
+            self.routes.down()
+        now = time.monotonic()
+        if self.started_at is not None:
+            waited = now - self.started_at
+            if self.pid is not None and pid_alive(self.pid):
+                if waited < GATEWAY_START_S:
+                    return  # still starting
+                log.warning(
+                    "gateway of %s (pid %s) is not answering; replacing it", self.name, self.pid
+                )
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(self.pid, signal.SIGKILL)
+            elif waited < min(GATEWAY_START_S, 2.0**self.failures):
+                return  # it exited: back off before the next try (see gateway.log)
+            self.failures += 1
+        self.pid = spawn_gateway(self.name, self.stack.root, self.stack.name)
+        self.started_at = now
+        self.routes.down()  # it takes the stored routes; ours are pushed once it answers
+        log.info("started the gateway of %s (pid %s)", self.name, self.pid)
 
     def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
+        self.client.stop()
+
+
+def serve_token(store: DeploymentStore, name: str, state: RolloutState | None) -> str | None:
+    """The bearer token the deployment's serve processes require, from its recorded spec:
+    the secret saved at deploy time (``--token-env``) or the recorded file
+    (``--token-file``); None when the spec asks for none.
+
+    Raises:
+        RolloutError: the spec asks for a token that cannot be read (the process must not
+            start without it).
+    """
+    from dockyard.errors import RolloutError
+
+    spec = state.rollout_spec if state is not None else None
+    if spec is None or not spec.needs_token:
+        return None
+    if spec.token_file:
+        try:
+            value = Path(spec.token_file).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise RolloutError(
+                f"cannot read the serve token file {spec.token_file}: {exc}"
+            ) from exc
+    else:
+        value = store.secrets(name).get("serve_token", "")
+    if not value:
+        raise RolloutError(f"deployment {name!r} needs a serve token, and its token is empty")
+    return value
 
 
 def run_agent(name: str, *, stack_name: str | None = None) -> int:
     """Run the agent of deployment ``name`` until it is brought down or signalled."""
     from dockyard.rollout.controller import Controller
-    from dockyard.rollout.gateway import create_gateway_app
-    from dockyard.rollout.metrics import RolloutMetrics
+    from dockyard.rollout.gateway_process import GatewayClient, RemoteMetrics, RemoteRoutes
     from dockyard.rollout.supervisor import Supervisor
     from dockyard.stacks.stack import load_stack
 
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
     stack = load_stack(stack_name)
+    configure_logging(log_dir(stack.root, name) / "agent.log")
     store = stack.deployment_store
     record = store.get_deployment(name)
     if agent_alive(record) and record.agent_pid != os.getpid():
@@ -127,47 +221,42 @@ def run_agent(name: str, *, stack_name: str | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
 
-    metrics = RolloutMetrics()
-    supervisor = Supervisor(log_dir=log_dir(stack.root, name))
-    controller = Controller(name, store, stack.registry_store, metrics, supervisor)
-    controller.load()
-    store.heartbeat(name, os.getpid())
-    log.info(
-        "agent of %s started (pid %s), gateway on %s:%s",
-        name,
-        os.getpid(),
-        record.host,
-        record.port,
-    )
+    client = GatewayClient.for_deployment(stack, name)
+    routes = RemoteRoutes(client)
 
-    gateway: _Gateway | None = None
-    app: Any = None
+    def token() -> str | None:
+        return serve_token(store, name, controller.state)
+
+    supervisor = Supervisor(log_dir=log_dir(stack.root, name), token=token)
+    controller = Controller(
+        name, store, stack.registry_store, RemoteMetrics(client), supervisor, routes=routes
+    )
+    controller.load()
+    keeper = GatewayKeeper(name, stack, client, routes)
+    store.heartbeat(name, os.getpid())
+    log.info("agent of %s started (pid %s)", name, os.getpid())
+
     last_beat = 0.0
     try:
         while not stop.is_set():
             started = time.monotonic()
             try:
                 controller.tick()
+                if controller.route_table() is not None:
+                    keeper.ensure()
             except Exception:  # the agent must outlive a bad tick (e.g. a database hiccup)
                 log.exception("tick of %s failed; trying again", name)
             if controller.down_requested:
                 break
-            if gateway is None and controller.routes is not None:
-                app = create_gateway_app(controller.routes, metrics)
-                gateway = _Gateway(app, record.host, record.port)
-                gateway.start()
-                log.info("gateway of %s listening on %s:%s", name, record.host, record.port)
-            if app is not None and controller.state is not None:
-                app.failover = controller.state.rollout_spec.failover
             if started - last_beat >= HEARTBEAT_S:
                 with contextlib.suppress(Exception):
                     store.heartbeat(name, os.getpid())
                 last_beat = started
             stop.wait(max(0.0, POLL_S - (time.monotonic() - started)))
     finally:
-        if gateway is not None:
-            gateway.stop()
+        keeper.stop()
         supervisor.stop_all()
+        client.close()
         if controller.down_requested:
             with contextlib.suppress(Exception):
                 store.delete_deployment(name)

@@ -20,6 +20,8 @@ Example::
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import os
 import signal
 import socket
@@ -35,7 +37,7 @@ from dockyard.rollout.spec import RolloutSpec
 
 if TYPE_CHECKING:
     from dockyard.registry.store import ModelVersionRecord
-    from dockyard.rollout.store import DeploymentRecord, RolloutEventRecord
+    from dockyard.rollout.store import DeploymentRecord, DeploymentStore, RolloutEventRecord
     from dockyard.stacks.stack import Stack
 
 EventCallback = Callable[["RolloutEventRecord"], None]
@@ -52,6 +54,8 @@ class Started:
     #: id of the last event before this rollout: follow from here.
     after_event: int
     first: bool
+    #: Things the operator should know (settings in their environment that were ignored).
+    notes: tuple[str, ...] = ()
 
 
 def _stack(stack: str | Stack | None) -> Stack:
@@ -83,6 +87,12 @@ def signature_problem(stable: ModelVersionRecord, candidate: ModelVersionRecord)
     return None
 
 
+def _gateway_answers(record: DeploymentRecord) -> bool:
+    from dockyard.rollout.supervisor import _ready
+
+    return _ready(record.port, record.host, path="/gateway/health")
+
+
 def _port_free(host: str, port: int) -> bool:
     with socket.socket() as s:
         try:
@@ -101,6 +111,63 @@ def ensure_agent(name: str, stack: str | Stack | None = None) -> None:
         spawn_agent(name, s.root, s.name)
 
 
+def _check_port(port: int | None) -> None:
+    if port is not None and (isinstance(port, bool) or not 0 < port < 65536):
+        raise RolloutError(f"Invalid gateway port {port!r}: use 1-65535 (e.g. --port 8080).")
+
+
+def _environment_notes(spec: RolloutSpec) -> tuple[str, ...]:
+    """Settings in the deploying shell that a deployment never takes from it."""
+    notes = []
+    if os.environ.get("DOCKYARD_SERVE_TOKEN") and not spec.needs_token:
+        notes.append(
+            "DOCKYARD_SERVE_TOKEN is set here, but a deployment takes its token only from "
+            "--token-env NAME or --token-file PATH (recorded with it); this one serves "
+            "without a token."
+        )
+    if os.environ.get("DOCKYARD_TRUST_PICKLE", "").lower() in ("1", "true", "yes") and (
+        not spec.trust_pickle
+    ):
+        notes.append(
+            "DOCKYARD_TRUST_PICKLE is set here, but a deployment trusts pickled models only "
+            "with --trust-pickle (recorded with it); this one does not."
+        )
+    return tuple(notes)
+
+
+def _with_token(spec: RolloutSpec, current: RolloutState | None) -> RolloutSpec:
+    """A deployment's serve token is its own: a new rollout keeps the recorded one unless
+    it names another."""
+    if spec.needs_token or current is None:
+        return spec
+    old = current.rollout_spec
+    return dataclasses.replace(spec, token_env=old.token_env, token_file=old.token_file)
+
+
+def _given_token(spec: RolloutSpec) -> str | None:
+    """The serve token a deploy names with ``--token-env`` (read now), None otherwise.
+
+    Raises:
+        RolloutError: the variable is unset or empty, or the ``--token-file`` is missing.
+    """
+    if spec.token_file and not Path(spec.token_file).is_file():
+        raise RolloutError(f"No serve token file at {spec.token_file}.")
+    if not spec.token_env:
+        return None
+    value = os.environ.get(spec.token_env, "").strip()
+    if not value:
+        raise RolloutError(
+            f"--token-env {spec.token_env}: that environment variable is not set (or is "
+            f"empty) here; export {spec.token_env}=... and deploy again."
+        )
+    return value
+
+
+def _save_token(store: DeploymentStore, name: str, token: str | None) -> None:
+    if token is not None:  # kept as the deployment's secret, never in its spec
+        store.set_secrets(name, {**store.secrets(name), "serve_token": token})
+
+
 def start(
     name: str,
     model: str,
@@ -113,16 +180,20 @@ def start(
 
     Raises:
         ModelNotFoundError: the model, version or alias does not exist.
-        RolloutError: the port is taken, a rollout is in progress, the candidate's
-            signature is incompatible with the stable version's, ...
+        RolloutError: the port is taken or invalid, a rollout is in progress, the
+            candidate's signature is incompatible with the stable version's, the serve
+            token cannot be read, ...
     """
     from dockyard.registry import resolve
+    from dockyard.rollout.gateway_process import control_token
 
     spec = spec or RolloutSpec.from_cli()
+    _check_port(port)
     s = _stack(stack)
     store = s.deployment_store
     version = resolve(model, s.registry_store)
     now = time.time()
+    notes = _environment_notes(spec)
     try:
         record = store.get_deployment(name)
     except RecordNotFoundError:
@@ -136,8 +207,11 @@ def start(
             raise RolloutError(
                 f"Port {gateway_port} is in use by {owner}; choose another with --port."
             )
+        token = _given_token(spec)
         state, decisions = new_rollout(None, version.name, version.version, spec, now)
         store.create_deployment(name, port=gateway_port, state=state.to_dict())
+        control_token(store, name)  # the gateway's control secret, made once, kept in the store
+        _save_token(store, name, token)
         after_event = 0
     else:
         if port is not None and port != record.port:
@@ -146,6 +220,8 @@ def start(
                 f"during a rollout. Bring it down first to move it (dockyard deployments down {name})."
             )
         current = RolloutState.from_dict(record.state)
+        token = _given_token(spec)
+        spec = _with_token(spec, current)
         if current.stable is not None and version.name == current.model:
             stable = s.registry_store.get_model_version(current.model, current.stable)
             problem = signature_problem(stable, version)
@@ -156,6 +232,7 @@ def start(
                     "another name, or fix its signature."
                 )
         state, decisions = new_rollout(current, version.name, version.version, spec, now)
+        _save_token(store, name, token)
         events = store.list_events(name, limit=1)
         after_event = events[-1].id if events else 0
         try:
@@ -167,7 +244,7 @@ def start(
     for d in decisions:
         store.append_event(name, d.kind, d.reason, dict(d.figures))
     ensure_agent(name, s)
-    return Started(store.get_deployment(name), state, version, after_event, record is None)
+    return Started(store.get_deployment(name), state, version, after_event, record is None, notes)
 
 
 def follow(
@@ -189,8 +266,11 @@ def follow(
                 on_event(event)
         if events:
             last = events[-1].id
-        state = RolloutState.from_dict(store.get_deployment(name).state)
-        if not state.active and (state.phase != "completed" or state.alias_moved):
+        record = store.get_deployment(name)
+        state = RolloutState.from_dict(record.state)
+        ended = not state.active and (state.phase != "completed" or state.alias_moved)
+        # Done, once clients can reach it: the gateway starts after the first version.
+        if ended and (state.phase != "completed" or _gateway_answers(record)):
             return state
         crashing = state.backends.get(str(state.candidate), {})
         if state.phase == "starting" and int(crashing.get("restarts") or 0) >= 2:
@@ -262,12 +342,15 @@ def retry(name: str, *, stack: str | Stack | None = None) -> int:
 def down(name: str, *, timeout_s: float = 30.0, stack: str | Stack | None = None) -> None:
     """Stop a deployment's gateway and model processes, and forget it."""
     from dockyard.rollout.agent import agent_alive
+    from dockyard.rollout.gateway_process import GatewayClient
     from dockyard.rollout.supervisor import pid_alive
 
-    store = _stack(stack).deployment_store
+    s = _stack(stack)
+    store = s.deployment_store
     record = store.get_deployment(name)
     if agent_alive(record):
-        store.set_command(name, {"kind": "down", "at": time.time()})
+        with contextlib.suppress(RolloutError):  # an abort still waiting: down goes after it
+            _set_command_waiting(store, name, {"kind": "down", "at": time.time()}, timeout_s)
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             try:
@@ -276,6 +359,8 @@ def down(name: str, *, timeout_s: float = 30.0, stack: str | Stack | None = None
                 return
             time.sleep(0.1)
     # No agent (or it did not answer): stop what it recorded ourselves.
+    with GatewayClient.for_deployment(s, name) as client:
+        client.stop()
     for info in RolloutState.from_dict(record.state).backends.values():
         pid = int(info.get("pid") or 0)
         if pid_alive(pid):
@@ -283,6 +368,21 @@ def down(name: str, *, timeout_s: float = 30.0, stack: str | Stack | None = None
     if record.agent_pid and pid_alive(record.agent_pid):
         os.kill(record.agent_pid, signal.SIGTERM)
     store.delete_deployment(name)
+
+
+def _set_command_waiting(
+    store: DeploymentStore, name: str, command: dict[str, object], timeout_s: float
+) -> None:
+    """Leave ``command``, waiting (bounded) for a command already waiting to be taken."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            store.set_command(name, command)
+            return
+        except RolloutError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
 
 
 __all__ = [

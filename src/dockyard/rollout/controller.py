@@ -11,7 +11,7 @@ import dataclasses
 import logging
 import time
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from dockyard.errors import DockyardError, RolloutError, StaleStateError
 from dockyard.rollout.analysis import Verdict
@@ -25,14 +25,33 @@ from dockyard.rollout.machine import (
 
 if TYPE_CHECKING:
     from dockyard.registry.store import ModelRegistryStore
-    from dockyard.rollout.metrics import RolloutMetrics
-    from dockyard.rollout.routing import RouteTable, RouteTableRef
+    from dockyard.rollout.metrics import MetricsSnapshot
+    from dockyard.rollout.routing import RouteTable
     from dockyard.rollout.store import DeploymentStore
     from dockyard.rollout.target import DeployTarget
 
-__all__ = ["Controller"]
+__all__ = ["Controller", "MetricsSource", "RoutesSink", "route_table"]
 
 log = logging.getLogger("dockyard.rollout")
+
+
+class MetricsSource(Protocol):
+    """Where the controller reads the live figures it judges: the gateway's
+    :class:`~dockyard.rollout.metrics.RolloutMetrics` in process, or the gateway process
+    over its control socket."""
+
+    def snapshot(self) -> MetricsSnapshot: ...
+
+    def rotate(self) -> MetricsSnapshot: ...
+
+
+class RoutesSink(Protocol):
+    """Where the controller puts the route table: a
+    :class:`~dockyard.rollout.routing.RouteTableRef` in process, or the gateway process."""
+
+    def __call__(self) -> RouteTable | None: ...
+
+    def set(self, table: RouteTable) -> RouteTable: ...
 
 
 # the runner -----------------------------------------------------------------------------
@@ -63,10 +82,10 @@ class Controller:
         name: str,
         store: DeploymentStore,
         registry: ModelRegistryStore,
-        metrics: RolloutMetrics,
+        metrics: MetricsSource,
         target: DeployTarget,
         *,
-        routes: RouteTableRef | None = None,
+        routes: RoutesSink | None = None,
         hooks: Iterable[Callable[..., Any]] = (),
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -133,7 +152,10 @@ class Controller:
 
         self.apply_routes(new)  # first: an abort must reach traffic at once
         if any(d.new_window for d in decisions):
-            self.metrics.rotate()
+            try:
+                self.metrics.rotate()
+            except DockyardError as exc:  # the gateway is restarting: its window is new too
+                log.warning("%s: could not open a new analysis window: %s", self.name, exc)
         if new != state and not self._save(new):
             return []
         for decision in decisions:
@@ -143,10 +165,14 @@ class Controller:
             decisions.append(self._move_alias(new))
         return decisions
 
-    def _analyze(self, state: RolloutState) -> Verdict:
+    def _analyze(self, state: RolloutState) -> Verdict | None:
         from dockyard.rollout.analysis import analyze
 
-        snapshot = self.metrics.snapshot()
+        try:
+            snapshot = self.metrics.snapshot()
+        except DockyardError as exc:  # no figures now: no verdict this tick, never a guess
+            log.warning("%s: no live figures for the analysis: %s", self.name, exc)
+            return None
         stable = snapshot[str(state.stable)]
         candidate = snapshot[str(state.candidate)]
         return analyze(stable, candidate, analysis_config(state), self.hooks)
@@ -172,34 +198,8 @@ class Controller:
     # effects ----------------------------------------------------------------------------
     def route_table(self, state: RolloutState | None = None) -> RouteTable | None:
         """The gateway table the state asks for; None while no stable version is up."""
-        from dockyard.rollout.routing import Backend, RouteTable
-
         state = state or self.state
-        if state is None or state.stable is None:
-            return None
-        routes = state.routes()
-        urls = {
-            v: self.target.url(v)
-            for v in (routes["stable"], routes["candidate"], routes["shadow"])
-            if v is not None
-        }
-        if urls.get(routes["stable"]) is None:
-            return None
-
-        def backend(version: int | None) -> Backend | None:
-            if version is None or urls.get(version) is None:
-                return None
-            return Backend(str(version), str(urls[version]))
-
-        candidate, shadow = backend(routes["candidate"]), backend(routes["shadow"])
-        return RouteTable(
-            stable=backend(routes["stable"]),  # type: ignore[arg-type]
-            candidate=candidate,
-            weight=routes["weight"] if candidate is not None else 0.0,
-            shadow=shadow,
-            mirror_percent=routes["mirror"] if shadow is not None else 0.0,
-            sticky_header=state.rollout_spec.sticky_header,
-        )
+        return None if state is None else route_table(state, self.target.url)
 
     def apply_routes(self, state: RolloutState) -> None:
         from dockyard.rollout.routing import RouteTableRef
@@ -210,4 +210,43 @@ class Controller:
         if self.routes is None:
             self.routes = RouteTableRef(table)
         elif self.routes() != table:
-            self.routes.set(table)
+            try:
+                self.routes.set(table)
+            except DockyardError as exc:
+                # The decision is recorded anyway: a gateway that starts again takes its
+                # routes from the stored state, and the next tick pushes them again.
+                log.warning("%s: could not set the gateway's routes: %s", self.name, exc)
+
+
+def route_table(state: RolloutState, url_of: Callable[[int], str | None]) -> RouteTable | None:
+    """The gateway table ``state`` asks for, with each version at ``url_of(version)``;
+    None while the stable version has no URL (nothing can take traffic yet)."""
+    from dockyard.rollout.routing import Backend, RouteTable
+
+    if state.stable is None:
+        return None
+    routes = state.routes()
+    urls = {
+        v: url_of(v)
+        for v in (routes["stable"], routes["candidate"], routes["shadow"])
+        if v is not None
+    }
+    stable_url = urls.get(routes["stable"])
+    if stable_url is None:
+        return None
+
+    def backend(version: int | None) -> Backend | None:
+        url = urls.get(version) if version is not None else None
+        return Backend(str(version), url) if url else None
+
+    candidate, shadow = backend(routes["candidate"]), backend(routes["shadow"])
+    spec = state.rollout_spec
+    return RouteTable(
+        stable=Backend(str(routes["stable"]), stable_url),
+        candidate=candidate,
+        weight=routes["weight"] if candidate is not None else 0.0,
+        shadow=shadow,
+        mirror_percent=routes["mirror"] if shadow is not None else 0.0,
+        sticky_header=spec.sticky_header,
+        failover=spec.failover,
+    )

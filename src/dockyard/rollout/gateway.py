@@ -8,8 +8,11 @@ headers, adding ``x-dockyard-backend: <version>``.
 
 - **Routing** asks ``table_provider()`` on every request, so a weight change, a promote
   or an abort takes effect on the next request.
-- **Failover**: when the candidate answers 5xx or cannot be reached, the same request is
-  retried on the stable backend; the failure still counts against the candidate.
+- **Failover**: when the chosen version answers 5xx or cannot be reached, the same
+  request is retried once on the other live version (candidate to stable, and stable to a
+  candidate taking traffic); the failure still counts against the first. Errors are
+  5xx answers and no answer at all (refused, reset, timed out): a 4xx is the client's
+  and never counts against a version.
 - **Shadow**: a copy of the request (marked ``x-dockyard-shadow: 1``) goes to the shadow
   backend in a background task the client never waits for (at most ``max_mirrors`` in
   flight; extra copies are dropped and counted); its latency, errors, predictions and
@@ -19,17 +22,25 @@ headers, adding ``x-dockyard-backend: <version>``.
 Its own routes, never forwarded:
 
 =====================================  =================================================
-``GET /gateway/health``                liveness and the current table
-``GET /gateway/metrics``               this window's figures per version (``?scores=1``
-                                       adds the score samples)
-``POST /gateway/metrics/rotate``       close the window, start the next; returns the
-                                       closed one (for a controller in another process)
-``GET /gateway/routes``                the current table
-``PUT /gateway/routes``                replace it (when the provider has ``set``, as
-                                       :class:`~dockyard.rollout.routing.RouteTableRef`)
+``GET /gateway/health``                liveness, and the versions and weights (public)
 =====================================  =================================================
 
-The mutating routes require ``Authorization: Bearer <admin_token>`` when one is given.
+and its **control plane**, which answers only on a Unix socket (the deployment's
+``gateway.sock``, mode 0600) and only with ``Authorization: Bearer <control token>`` (the
+per-deployment secret generated at deploy time and kept in the deployment store): on the
+public TCP listener these routes do not exist (404), so whoever reaches the port can send
+requests but never steer them::
+
+    GET  /gateway/metrics          this window's figures per version (?scores=1 adds the
+                                   score samples)
+    POST /gateway/metrics/rotate   close the window, start the next; returns the closed one
+    GET  /gateway/routes           the current table
+    PUT  /gateway/routes           replace it (when the provider has ``set``)
+    POST /gateway/stop             stop serving (the deployment is going down)
+
+Only the controller holds the token, so only it can move traffic or reset the analysis
+window it judges. A route table can only come from it, so a client's credentials are
+forwarded only to the deployment's own serve processes.
 
 Why aiohttp's client: httpx's default pool held this gateway to a fifth of its
 upstream's throughput (encode/httpx#3215); a hand-written HTTP/1.1 transport under httpx
@@ -206,7 +217,8 @@ class GatewayApp:
         max_mirrors: int = 64,
         max_connections: int = 256,
         max_body_bytes: int = 64 * 1024 * 1024,
-        admin_token: str | None = None,
+        control_token: str | None = None,
+        on_stop: Callable[[], None] | None = None,
     ) -> None:
         if not callable(table_provider):
             raise RolloutError(
@@ -225,7 +237,8 @@ class GatewayApp:
         self.max_mirrors = max_mirrors
         self.max_connections = max_connections
         self.max_body_bytes = max_body_bytes
-        self.admin_token = admin_token
+        self.control_token = control_token
+        self.on_stop = on_stop
         self._session: aiohttp.ClientSession | None = None
         self._mirrors: set[asyncio.Task[None]] = set()
         self.mirrors_dropped = 0
@@ -291,8 +304,11 @@ class GatewayApp:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "http":
-            if scope["path"].startswith("/gateway/"):
+            path = scope["path"]
+            if path.startswith("/gateway/"):
                 await self._own_route(scope, receive, send)
+            elif not path.startswith("/"):  # e.g. "OPTIONS *": nothing to forward
+                await _json(send, 400, {"error": f"request target must be a path, got {path!r}"})
             else:
                 await self._proxy(scope, receive, send)
         elif kind == "lifespan":
@@ -325,18 +341,20 @@ class GatewayApp:
 
         backend = table.choose(sticky_key)
         answer = await self._forward(backend, method, target, path, headers, body, parse)
-        retried = self.failover and answer.failed and backend != table.stable
+        fallback = table.fallback(backend) if self.failover and answer.failed else None
         self.metrics.record(
             backend.version,
             latency_ms=answer.latency_ms,
             error=answer.failed,
             predictions=answer.predictions,
-            failover=retried,
+            failover=fallback is not None,
         )
-        if retried:
-            answer = await self._forward(table.stable, method, target, path, headers, body, parse)
+        if fallback is not None:
+            # Inference answers have no side effects, so the request is retried once on
+            # the other live version; the failure still counts against the first.
+            answer = await self._forward(fallback, method, target, path, headers, body, parse)
             self.metrics.record(
-                table.stable.version,
+                fallback.version,
                 latency_ms=answer.latency_ms,
                 error=answer.failed,
                 predictions=answer.predictions,
@@ -472,39 +490,66 @@ class GatewayApp:
 
     async def _own_route(self, scope: Scope, receive: Receive, send: Send) -> None:
         method, path = scope["method"], scope["path"].rstrip("/")
-        if path == "/gateway/health" and method == "GET":
+        if path == "/gateway/health":
+            if method != "GET":
+                await _respond(
+                    send,
+                    405,
+                    [*_JSON, (b"allow", b"GET")],
+                    _dumps({"error": f"{method} is not allowed on {path}"}),
+                )
+                return
             table = self.table_provider()
-            await _json(send, 200, {"status": "ok", "routes": table.to_dict()})
-        elif path == "/gateway/metrics" and method == "GET":
+            versions = {b.version: 0.0 for b in table.backends()}
+            versions[table.stable.version] = 100.0 - (table.weight if table.candidate else 0.0)
+            if table.candidate is not None:
+                versions[table.candidate.version] = table.weight
+            await _json(send, 200, {"status": "ok", "weights": versions})
+            return
+        allowed = _CONTROL_ROUTES.get(path)
+        if allowed is None or not _over_unix_socket(scope):
+            await _json(send, 404, {"error": f"no gateway route {path}"})
+            return
+        if not await self._authorized(scope, send):
+            return
+        if method not in allowed:
+            await _respond(
+                send,
+                405,
+                [*_JSON, (b"allow", ", ".join(allowed).encode())],
+                _dumps({"error": f"{method} is not allowed on {path}"}),
+            )
+            return
+        if path == "/gateway/metrics":
             scores = b"scores=1" in (scope.get("query_string") or b"")
             data = self.metrics.snapshot().to_dict(include_scores=scores)
             data["mirrors"] = {"in_flight": len(self._mirrors), "dropped": self.mirrors_dropped}
             await _json(send, 200, data)
-        elif path == "/gateway/metrics/rotate" and method == "POST":
-            if await self._authorized(scope, send):
-                await _json(send, 200, self.metrics.rotate().to_dict())
+        elif path == "/gateway/metrics/rotate":
+            await _json(send, 200, self.metrics.rotate().to_dict())
         elif path == "/gateway/routes" and method == "GET":
             await _json(send, 200, self.table_provider().to_dict())
-        elif path == "/gateway/routes" and method == "PUT":
-            await self._put_routes(scope, receive, send)
-        elif path in ("/gateway/health", "/gateway/metrics", "/gateway/routes"):
-            await _json(send, 405, {"error": f"{method} is not allowed on {path}"})
-        else:
-            await _json(send, 404, {"error": f"no gateway route {path}"})
+        elif path == "/gateway/routes":
+            await self._put_routes(receive, send)
+        else:  # /gateway/stop
+            await _json(send, 200, {"stopping": True})
+            if self.on_stop is not None:
+                self.on_stop()
 
     async def _authorized(self, scope: Scope, send: Send) -> bool:
-        if self.admin_token is None:
-            return True
-        expected = f"Bearer {self.admin_token}".encode()
+        if self.control_token is None:
+            await _json(send, 403, {"error": "this gateway has no control token: control is off"})
+            return False
+        expected = f"Bearer {self.control_token}".encode()
         for name, value in scope["headers"]:
             if name == b"authorization" and hmac.compare_digest(value, expected):
                 return True
         await _json(send, 401, {"error": "this gateway route needs Authorization: Bearer <token>"})
         return False
 
-    async def _put_routes(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _put_routes(self, receive: Receive, send: Send) -> None:
         body = await self._read_body(receive, send)
-        if body is None or not await self._authorized(scope, send):
+        if body is None:
             return
         setter = getattr(self.table_provider, "set", None)
         if setter is None:
@@ -535,6 +580,21 @@ class GatewayApp:
                 return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
+#: Control routes and the methods each allows (the first is the main one).
+_CONTROL_ROUTES: dict[str, tuple[str, ...]] = {
+    "/gateway/metrics": ("GET",),
+    "/gateway/metrics/rotate": ("POST",),
+    "/gateway/routes": ("GET", "PUT"),
+    "/gateway/stop": ("POST",),
+}
+
+
+def _over_unix_socket(scope: Scope) -> bool:
+    """Whether the request came over a Unix socket (uvicorn: no port, no client)."""
+    server = scope.get("server")
+    return scope.get("client") is None and isinstance(server, tuple | list) and server[1] is None
+
+
 async def _respond(
     send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes
 ) -> None:
@@ -556,7 +616,8 @@ def create_gateway_app(
     max_mirrors: int = 64,
     max_connections: int = 256,
     max_body_bytes: int = 64 * 1024 * 1024,
-    admin_token: str | None = None,
+    control_token: str | None = None,
+    on_stop: Callable[[], None] | None = None,
 ) -> GatewayApp:
     """Build the gateway ASGI app.
 
@@ -570,7 +631,9 @@ def create_gateway_app(
         max_mirrors: Shadow copies in flight at most; extra ones are dropped.
         max_connections: Pooled keep-alive connections to the backends at most.
         max_body_bytes: Largest request body accepted (413 beyond).
-        admin_token: Bearer token for the gateway's mutating routes.
+        control_token: Bearer token of the control routes (served on a Unix socket
+            only); None turns control off (an in-process controller needs none).
+        on_stop: Called by ``POST /gateway/stop``.
 
     Returns:
         An ASGI app; serve it with uvicorn (its lifespan opens and closes the pool).
@@ -583,5 +646,6 @@ def create_gateway_app(
         max_mirrors=max_mirrors,
         max_connections=max_connections,
         max_body_bytes=max_body_bytes,
-        admin_token=admin_token,
+        control_token=control_token,
+        on_stop=on_stop,
     )

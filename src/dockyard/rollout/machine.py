@@ -266,7 +266,9 @@ def decide(
     if command is not None:
         return _command(state, command, now, ready)
     if state.phase == "starting":
-        return _start(state, now) if ready else (state, [])
+        if ready:
+            return _start(state, now)
+        return _not_ready(state, now)
     if state.phase == "baking" and state.next_check_at is not None and now >= state.next_check_at:
         return _switch(state, now)
     if not due(state, now) or verdict is None:
@@ -517,6 +519,27 @@ def _complete(
             {**dict(figures or {}), "stable": new_stable, "previous": old},
         )
     ]
+
+
+def _not_ready(state: RolloutState, now: float) -> tuple[RolloutState, list[Decision]]:
+    """Keep waiting for the candidate to be ready, up to the spec's ready timeout."""
+    limit = state.rollout_spec.ready_timeout_s
+    if state.started_at is None or now - state.started_at <= limit:
+        return state, []
+    reason = (
+        f"{state.ref(state.candidate)} was not ready {limit:g}s after its rollout began "
+        "(see its log in .dockyard/deployments/)"
+    )
+    figures = {"candidate": state.candidate, "ready_timeout_s": limit}
+    if state.stable is not None:
+        return _end(state, now, "rolled_back", "rollback", reason, figures)
+    new = state.replace(
+        phase="rolled_back",
+        ended_at=now,
+        retiring=_drain(state, state.candidate, now),
+        next_decision="nothing serves; fix the model and run: dockyard rollout retry NAME",
+    )
+    return new, [Decision("rollback", reason + "; nothing was serving before", figures)]
 
 
 def _end(

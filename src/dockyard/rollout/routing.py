@@ -106,6 +106,8 @@ class RouteTable:
         mirror_percent: Percent of requests (0 to 100) copied to the shadow.
         sticky_header: Request header (e.g. ``x-user-id``) whose value pins a client to
             one version by consistent hashing. Requests without it are split at random.
+        failover: A request the chosen version fails (5xx, or no answer) is retried once
+            on the other live version (candidate to stable, or stable to candidate).
 
     Raises:
         RolloutError: A percentage outside 0..100, or a weight without a candidate.
@@ -117,6 +119,7 @@ class RouteTable:
     shadow: Backend | None = None
     mirror_percent: float = 0.0
     sticky_header: str | None = None
+    failover: bool = True
 
     def __post_init__(self) -> None:
         if not isinstance(self.stable, Backend):
@@ -165,6 +168,15 @@ class RouteTable:
             return False
         return self.mirror_percent >= 100.0 or random.random() * 100.0 < self.mirror_percent
 
+    def fallback(self, failed: Backend) -> Backend | None:
+        """Where to retry a request ``failed`` could not answer: the other live version
+        taking traffic (never the shadow), or None."""
+        if not self.failover:
+            return None
+        if failed == self.stable:
+            return self.candidate if self.weight > 0 else None
+        return self.stable
+
     def backends(self) -> tuple[Backend, ...]:
         """Every distinct backend of the table: stable, then candidate, then shadow."""
         seen: list[Backend] = []
@@ -185,6 +197,7 @@ class RouteTable:
             "shadow": self.shadow.to_dict() if self.shadow else None,
             "mirror_percent": self.mirror_percent,
             "sticky_header": self.sticky_header,
+            "failover": self.failover,
         }
 
     @classmethod
@@ -200,6 +213,7 @@ class RouteTable:
                 shadow=Backend.from_dict(shadow) if shadow else None,
                 mirror_percent=data.get("mirror_percent", 0.0),
                 sticky_header=data.get("sticky_header"),
+                failover=bool(data.get("failover", True)),
             )
         except (KeyError, TypeError, AttributeError) as exc:
             raise RolloutError(

@@ -111,6 +111,9 @@ def _steps(value: str | Sequence[float | int | str] | None) -> tuple[float, ...]
     return tuple(steps)
 
 
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
 @dataclass(frozen=True)
 class RolloutSpec:
     """What a rollout does; see the module docstring for each strategy.
@@ -128,7 +131,16 @@ class RolloutSpec:
         alias: The model alias moved to the candidate when the rollout completes.
         drain_s: How long the old version keeps serving in-flight requests after
             traffic left it, before it is stopped.
-        trust_pickle: Let the serve processes load pickled (cloudpickle) models.
+        trust_pickle: Let the serve processes load pickled (cloudpickle) models. Only
+            this recorded setting counts: ``DOCKYARD_TRUST_PICKLE`` in the environment of
+            whoever starts or restarts a deployment's processes is ignored.
+        token_env: The serve processes require ``Authorization: Bearer <token>``; the
+            token was read from this environment variable at deploy time and is kept in
+            the deployment store as a secret (never in the spec, a command line or a log).
+        token_file: The same, with the token read from this file whenever a serve process
+            starts (the file's path is recorded, never its content).
+        ready_timeout_s: A candidate that is not ready this long after its rollout began
+            is rolled back (the first deployment fails) with the reason.
 
     Raises:
         RolloutError: any invalid value, with the value and the fix.
@@ -145,6 +157,9 @@ class RolloutSpec:
     alias: str = "production"
     drain_s: float = 2.0
     trust_pickle: bool = False
+    token_env: str | None = None
+    token_file: str | None = None
+    ready_timeout_s: float = 120.0
 
     def __post_init__(self) -> None:
         if self.strategy not in STRATEGIES:
@@ -175,6 +190,27 @@ class RolloutSpec:
             )
         header = (self.sticky_header or "").strip().lower() or None
         object.__setattr__(self, "sticky_header", header)
+        object.__setattr__(
+            self, "ready_timeout_s", parse_duration(self.ready_timeout_s, "ready timeout")
+        )
+        if self.ready_timeout_s <= 0:
+            raise RolloutError("ready timeout must be above 0 (e.g. 120s).")
+        if self.token_env is not None and not _ENV_NAME.match(self.token_env):
+            raise RolloutError(
+                f"Invalid token environment variable name {self.token_env!r}: use letters, "
+                "digits and '_' (e.g. CHURN_API_TOKEN)."
+            )
+        if self.token_env and self.token_file:
+            raise RolloutError("Give the serve token one way: --token-env or --token-file.")
+        if self.token_file is not None:
+            object.__setattr__(
+                self, "token_file", str(Path(self.token_file).expanduser().resolve())
+            )
+
+    @property
+    def needs_token(self) -> bool:
+        """Whether the serve processes require a bearer token."""
+        return bool(self.token_env or self.token_file)
 
     # construction -----------------------------------------------------------------------
     @classmethod
@@ -196,6 +232,9 @@ class RolloutSpec:
         failover: bool = True,
         alias: str | None = None,
         trust_pickle: bool = False,
+        token_env: str | None = None,
+        token_file: str | Path | None = None,
+        ready_timeout: str | float | None = None,
         base: RolloutSpec | None = None,
     ) -> RolloutSpec:
         """A spec from command-line values; ``None`` keeps ``base``'s (or the default).
@@ -211,6 +250,9 @@ class RolloutSpec:
             ("mirror", mirror),
             ("sticky_header", sticky_header),
             ("alias", alias),
+            ("token_env", token_env),
+            ("token_file", str(token_file) if token_file is not None else None),
+            ("ready_timeout_s", ready_timeout),
         ):
             if value is not None:
                 changes[key] = value
@@ -245,6 +287,7 @@ class RolloutSpec:
             "interval",
             "bake",
             "drain",
+            "ready_timeout",
             "thresholds",
         }
         unknown = sorted(set(data) - known)
@@ -252,10 +295,15 @@ class RolloutSpec:
             raise RolloutError(
                 f"Unknown rollout setting(s) {', '.join(unknown)}; known: "
                 f"strategy, steps, interval, bake, mirror, analysis, sticky_header, "
-                "failover, alias, drain, trust_pickle."
+                "failover, alias, drain, trust_pickle, token_env, token_file, ready_timeout."
             )
         kwargs = dict(data)
-        for short, full in (("interval", "interval_s"), ("bake", "bake_s"), ("drain", "drain_s")):
+        for short, full in (
+            ("interval", "interval_s"),
+            ("bake", "bake_s"),
+            ("drain", "drain_s"),
+            ("ready_timeout", "ready_timeout_s"),
+        ):
             if short in kwargs:
                 kwargs[full] = kwargs.pop(short)
         analysis = dict(kwargs.pop("thresholds", None) or {})
@@ -285,6 +333,9 @@ class RolloutSpec:
             "alias": self.alias,
             "drain_s": self.drain_s,
             "trust_pickle": self.trust_pickle,
+            "token_env": self.token_env,
+            "token_file": self.token_file,
+            "ready_timeout_s": self.ready_timeout_s,
         }
 
     def post_switch_analysis(self) -> AnalysisConfig:
@@ -344,9 +395,16 @@ def load_deploy_file(path: str | Path) -> DeployFile:
 
     file = Path(path)
     try:
-        data = yaml.safe_load(file.read_text())
+        data = yaml.safe_load(file.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise RolloutError(f"No deploy file at {file}.") from None
+    except UnicodeDecodeError as exc:
+        raise RolloutError(
+            f"{file} is not a UTF-8 text file ({exc.reason} at byte {exc.start}); save it "
+            "as UTF-8 YAML."
+        ) from None
+    except OSError as exc:
+        raise RolloutError(f"Cannot read the deploy file {file}: {exc.strerror}.") from None
     except yaml.YAMLError as exc:
         raise RolloutError(f"{file} is not valid YAML: {exc}") from None
     if not isinstance(data, Mapping):
@@ -366,8 +424,10 @@ def load_deploy_file(path: str | Path) -> DeployFile:
         spec = RolloutSpec.from_dict(rollout)
     except TypeError as exc:
         raise RolloutError(f"Invalid rollout in {file}: {exc}") from None
-    if port is not None and (isinstance(port, bool) or not isinstance(port, int)):
-        raise RolloutError(f"port in {file} must be a whole number; got {port!r}.")
+    if port is not None and (
+        isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536
+    ):
+        raise RolloutError(f"port in {file} must be a whole number from 1 to 65535; got {port!r}.")
     return DeployFile(
         spec=spec,
         name=str(name) if name is not None else None,

@@ -23,6 +23,8 @@ __all__ = ["SqlDeploymentStore"]
 
 _deployments = tables.deployments
 _events = tables.rollout_events
+#: What a record shows: everything but the secrets (read only through secrets()).
+_RECORD_COLUMNS = [c for c in _deployments.c if c.name != "secrets"]
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 _HINT = "List deployments with: dockyard deployments list"
@@ -121,14 +123,16 @@ class SqlDeploymentStore(DeploymentStore):
 
     def get_deployment(self, name: str) -> DeploymentRecord:
         with self.database.transaction() as conn:
-            row = conn.execute(sa.select(_deployments).where(_deployments.c.name == name)).first()
+            row = conn.execute(
+                sa.select(*_RECORD_COLUMNS).where(_deployments.c.name == name)
+            ).first()
         if row is None:
             raise self._missing(name)
         return _record(row)
 
     def list_deployments(self) -> list[DeploymentRecord]:
         with self.database.transaction() as conn:
-            rows = conn.execute(sa.select(_deployments).order_by(_deployments.c.name)).all()
+            rows = conn.execute(sa.select(*_RECORD_COLUMNS).order_by(_deployments.c.name)).all()
         return [_record(row) for row in rows]
 
     def delete_deployment(self, name: str) -> None:
@@ -153,7 +157,9 @@ class SqlDeploymentStore(DeploymentStore):
                 .values(state=dict(state), revision=expected_revision + 1, updated_at=now)
             )
             if result.rowcount == 1:
-                row = conn.execute(sa.select(_deployments).where(_deployments.c.name == name)).one()
+                row = conn.execute(
+                    sa.select(*_RECORD_COLUMNS).where(_deployments.c.name == name)
+                ).one()
                 return _record(row)
             current = conn.execute(
                 sa.select(_deployments.c.revision).where(_deployments.c.name == name)
@@ -215,13 +221,46 @@ class SqlDeploymentStore(DeploymentStore):
 
     def set_command(self, name: str, command: Mapping[str, Any] | None) -> None:
         with self.database.transaction() as conn:
+            stmt = _deployments.update().where(_deployments.c.name == name)
+            if command is not None:  # one waiting command at a time, decided by the database
+                # SQL NULL, or JSON null (as 0.1.0 wrote a deployment's empty command).
+                empty = sa.func.coalesce(sa.cast(_deployments.c.command, sa.Text), "null")
+                stmt = stmt.where(empty == "null")
+            result = conn.execute(
+                stmt.values(command=dict(command) if command is not None else sa.null())
+            )
+            if result.rowcount == 1:
+                return
+            waiting = conn.execute(
+                sa.select(_deployments.c.command).where(_deployments.c.name == name)
+            ).first()
+        if waiting is None:
+            raise self._missing(name)
+        kind = (waiting.command or {}).get("kind", "another command")
+        raise RolloutError(
+            f"Deployment {name!r} already has a command waiting for its agent ({kind}); "
+            f"it was not replaced. Wait for it to act (dockyard rollout status {name}) and "
+            "run yours again if it still applies."
+        )
+
+    def secrets(self, name: str) -> dict[str, str]:
+        with self.database.transaction() as conn:
+            row = conn.execute(
+                sa.select(_deployments.c.secrets).where(_deployments.c.name == name)
+            ).first()
+        if row is None:
+            raise self._missing(name)
+        return {str(k): str(v) for k, v in (row.secrets or {}).items()}
+
+    def set_secrets(self, name: str, secrets: Mapping[str, str]) -> None:
+        with self.database.transaction() as conn:
             result = conn.execute(
                 _deployments.update()
                 .where(_deployments.c.name == name)
-                .values(command=dict(command) if command is not None else sa.null())
+                .values(secrets={str(k): str(v) for k, v in secrets.items()})
             )
-            if result.rowcount == 0:
-                raise self._missing(name)
+        if result.rowcount == 0:
+            raise self._missing(name)
 
     def take_command(self, name: str) -> dict[str, Any] | None:
         with self.database.transaction() as conn:

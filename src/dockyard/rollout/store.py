@@ -123,7 +123,12 @@ class DeploymentStore(ABC):
 
     @abstractmethod
     def set_command(self, name: str, command: Mapping[str, Any] | None) -> None:
-        """Leave an operator command for the agent (replacing one not yet taken)."""
+        """Leave an operator command for the agent (None clears a waiting one).
+
+        Raises:
+            RolloutError: another command is still waiting for the agent (two operators
+                at once: the second is refused, never silently dropped).
+        """
 
     @abstractmethod
     def take_command(self, name: str) -> dict[str, Any] | None:
@@ -132,6 +137,15 @@ class DeploymentStore(ABC):
     @abstractmethod
     def heartbeat(self, name: str, pid: int | None) -> None:
         """Record that agent ``pid`` is alive now (``None`` clears it); no new revision."""
+
+    @abstractmethod
+    def secrets(self, name: str) -> dict[str, str]:
+        """The deployment's secrets (``control``: the gateway's control token, ...), {}
+        when it has none. Kept apart from the record: no state, event or log has them."""
+
+    @abstractmethod
+    def set_secrets(self, name: str, secrets: Mapping[str, str]) -> None:
+        """Replace the deployment's secrets."""
 
     @abstractmethod
     def versions_in_use(self, model: str) -> dict[int, list[str]]:

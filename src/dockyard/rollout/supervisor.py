@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from dockyard.errors import DockyardError
 from dockyard.rollout.target import DeployTarget
 
 __all__ = ["Supervisor", "free_port", "pid_alive"]
@@ -37,6 +38,8 @@ __all__ = ["Supervisor", "free_port", "pid_alive"]
 log = logging.getLogger("dockyard.rollout")
 
 READY_PATH = "/v2/health/ready"
+#: A version that could not be started (no token) is tried again this much later.
+REFUSED_RETRY_S = 10.0
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -83,12 +86,14 @@ class _Proc:
         return pid_alive(self.pid)
 
 
-def _ready(port: int, host: str = "127.0.0.1", timeout: float = 0.3) -> bool:
-    """One quick HTTP GET of the readiness route (no client library: this runs often)."""
+def _ready(
+    port: int, host: str = "127.0.0.1", timeout: float = 0.3, path: str = READY_PATH
+) -> bool:
+    """One quick HTTP GET answered 200 (no client library: this runs often)."""
     try:
         with socket.create_connection((host, port), timeout=timeout) as sock:
             sock.settimeout(timeout)
-            request = f"GET {READY_PATH} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+            request = f"GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
             sock.sendall(request.encode())
             head = sock.recv(64)
     except OSError:
@@ -106,6 +111,10 @@ class Supervisor(DeployTarget):
         env: Extra environment variables for the processes.
         command: ``command(ref, host, port, trust_pickle) -> argv``; default: ``dockyard
             serve`` (or ``DOCKYARD_SERVE_COMMAND``).
+        token: Called when a process starts: the bearer token it must require (None: no
+            token). It comes from the deployment's recorded spec, never from this
+            process's environment (``DOCKYARD_SERVE_TOKEN`` and ``DOCKYARD_TRUST_PICKLE``
+            are removed from what the processes inherit).
         ready_timeout_s: A process not ready by then is killed and started again.
         stop_timeout_s: Grace period between SIGTERM and SIGKILL.
     """
@@ -117,6 +126,7 @@ class Supervisor(DeployTarget):
         log_dir: Path | None = None,
         env: Mapping[str, str] | None = None,
         command: Callable[[str, str, int, bool], list[str]] | None = None,
+        token: Callable[[], str | None] | None = None,
         ready_timeout_s: float = 120.0,
         stop_timeout_s: float = 10.0,
     ) -> None:
@@ -124,9 +134,11 @@ class Supervisor(DeployTarget):
         self.log_dir = log_dir
         self.env = dict(env or {})
         self.command = command or default_command
+        self.token = token
         self.ready_timeout_s = ready_timeout_s
         self.stop_timeout_s = stop_timeout_s
         self._procs: dict[int, _Proc] = {}
+        self._refused: dict[int, float] = {}  # version -> when its start was refused
         self._stopping: list[_Proc] = []
 
     # what the controller asks --------------------------------------------------------
@@ -140,7 +152,13 @@ class Supervisor(DeployTarget):
 
     def record(self) -> dict[str, dict[str, Any]]:
         return {
-            str(v): {"port": p.port, "pid": p.pid, "ready": p.ready, "restarts": p.restarts}
+            str(v): {
+                "port": p.port,
+                "pid": p.pid,
+                "url": p.url,
+                "ready": p.ready,
+                "restarts": p.restarts,
+            }
             for v, p in sorted(self._procs.items())
         }
 
@@ -233,9 +251,21 @@ class Supervisor(DeployTarget):
         port = port or free_port(self.host)
         ref = f"{model}:{version}"
         argv = self.command(ref, self.host, port, trust_pickle)
-        env = {**os.environ, **self.env}
+        from dockyard.rollout.gateway_process import _child_env
+
+        env = _child_env({**os.environ, **self.env})
         if trust_pickle:
             env["DOCKYARD_TRUST_PICKLE"] = "1"
+        if time.time() - self._refused.get(version, 0.0) < REFUSED_RETRY_S:
+            return
+        try:
+            token = self.token() if self.token is not None else None
+        except DockyardError as exc:  # never start it unprotected: it stays down, and says why
+            log.error("not starting %s (trying again in %gs): %s", ref, REFUSED_RETRY_S, exc)
+            self._refused[version] = time.time()
+            return
+        if token:
+            env["DOCKYARD_SERVE_TOKEN"] = token
         out: Any = subprocess.DEVNULL
         if self.log_dir is not None:
             self.log_dir.mkdir(parents=True, exist_ok=True)

@@ -6,7 +6,7 @@ Imported only by :mod:`dockyard.rollout.sql_store` (an import-linter contract ch
 
     deployments      name              gateway host/port, the controller's state (JSON)
                                        with its revision, a waiting operator command,
-                                       the agent's pid and heartbeat
+                                       the agent's pid and heartbeat, its secrets (0004)
     rollout_events   id (autoincrement) deployment -> kind, reason, figures (JSON)
 """
 
@@ -27,6 +27,8 @@ deployments = sa.Table(
     sa.Column("state", JsonType, nullable=False),
     sa.Column("revision", sa.Integer, nullable=False),
     sa.Column("command", JsonType, nullable=True),
+    # Never part of a record: read only through DeploymentStore.secrets() (migration 0004).
+    sa.Column("secrets", JsonType, nullable=True),
     sa.Column("agent_pid", sa.Integer, nullable=True),
     sa.Column("heartbeat_at", UtcDateTime(), nullable=True),
     sa.Column("created_at", UtcDateTime(), nullable=False),

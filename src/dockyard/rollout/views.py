@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from dockyard.rollout.machine import RolloutState
 
 if TYPE_CHECKING:
-    from dockyard.rollout.store import DeploymentRecord, RolloutEventRecord
+    from dockyard.rollout.store import RolloutEventRecord
     from dockyard.stacks.stack import Stack
 
 __all__ = ["DeploymentStatus", "VersionStatus", "history", "status"]
@@ -114,18 +114,16 @@ def _stack(stack: str | Stack | None) -> Stack:
     return stack if isinstance(stack, Stack) else load_stack(stack)
 
 
-def gateway_figures(record: DeploymentRecord, timeout_s: float = 1.0) -> dict[str, Any] | None:
-    """The gateway's live figures (``GET /gateway/metrics``), None when it does not answer."""
-    import httpx
+def gateway_figures(stack: Stack, name: str, timeout_s: float = 1.0) -> dict[str, Any] | None:
+    """The gateway's live figures (over its control socket), None when it does not answer."""
+    from dockyard.errors import RolloutError
+    from dockyard.rollout.gateway_process import GatewayClient
 
-    try:
-        response = httpx.get(
-            f"http://{record.host}:{record.port}/gateway/metrics?scores=1", timeout=timeout_s
-        )
-        data = response.json() if response.status_code == 200 else None
-    except (httpx.HTTPError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
+    with GatewayClient.for_deployment(stack, name, timeout_s=timeout_s) as client:
+        try:
+            return client.figures()
+        except RolloutError:
+            return None
 
 
 def status(name: str, *, stack: str | Stack | None = None, live: bool = True) -> DeploymentStatus:
@@ -141,10 +139,11 @@ def status(name: str, *, stack: str | Stack | None = None, live: bool = True) ->
     from dockyard.rollout.analysis import prediction_divergence
     from dockyard.rollout.metrics import VersionSnapshot
 
-    store = _stack(stack).deployment_store
+    s = _stack(stack)
+    store = s.deployment_store
     record = store.get_deployment(name)
     state = RolloutState.from_dict(record.state)
-    figures = gateway_figures(record) if live else None
+    figures = gateway_figures(s, name) if live else None
     per_version = (figures or {}).get("versions", {})
     routes = state.routes()
     stable_data = per_version.get(str(state.stable))

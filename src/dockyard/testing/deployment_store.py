@@ -154,6 +154,29 @@ class DeploymentStoreContract:
         with pytest.raises(RecordNotFoundError):
             store.set_command("nope", {"kind": "abort"})
 
+    def test_a_second_waiting_command_is_refused_not_dropped(self, store: DeploymentStore) -> None:
+        """Two operators at once (abort and promote): the second is told its command was
+        not taken, instead of silently replacing the first."""
+        store.create_deployment("d", port=8080, state={})
+        store.set_command("d", {"kind": "abort"})
+        with pytest.raises(RolloutError, match=r"already has a command waiting .*\(abort\)"):
+            store.set_command("d", {"kind": "promote"})
+        assert store.take_command("d") == {"kind": "abort"}
+        store.set_command("d", {"kind": "promote"})  # the agent took the first one
+        assert store.take_command("d") == {"kind": "promote"}
+
+    def test_secrets_stay_out_of_every_record(self, store: DeploymentStore) -> None:
+        """The gateway's control token is read only by who asks for it: records (which
+        are printed, logged and compared) never carry it."""
+        store.create_deployment("d", port=8080, state={"phase": "starting"})
+        assert store.secrets("d") == {}
+        store.set_secrets("d", {"control": "s3cret"})
+        assert store.secrets("d") == {"control": "s3cret"}
+        assert "s3cret" not in repr(store.get_deployment("d"))
+        assert "s3cret" not in repr(store.list_deployments())
+        with pytest.raises(RecordNotFoundError):
+            store.secrets("nope")
+
     def test_heartbeat_records_the_agent(self, store: DeploymentStore) -> None:
         """`deployments list` tells whether an agent is alive without touching the state."""
         dep = store.create_deployment("d", port=8080, state={})

@@ -12,6 +12,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -286,25 +287,139 @@ def test_v2_infer_and_other_routes_pass_through(upstreams: dict[str, Backend]) -
     assert snap["5"].agreement_rate == 1.0
 
 
-def test_gateway_routes_health_metrics_and_table(upstreams: dict[str, Backend]) -> None:
+class ControlledGateway:
+    """A gateway as its process serves it: the public port, and the control plane on a
+    Unix socket (the same uvicorn server, two sockets)."""
+
+    def __init__(self, table: RouteTable, path: Path, token: str | None) -> None:
+        from dockyard.rollout.gateway_process import _bind
+
+        self.ref = RouteTableRef(table)
+        self.metrics = RolloutMetrics()
+        self.port = free_port()
+        self.path = path
+        app = create_gateway_app(self.ref, self.metrics, control_token=token)
+        self.sockets = _bind("127.0.0.1", self.port, path)
+        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+        self.thread = threading.Thread(
+            target=self.server.run, kwargs={"sockets": list(self.sockets)}, daemon=True
+        )
+        self.public = httpx.Client(base_url=f"http://127.0.0.1:{self.port}", timeout=10)
+
+    def control(self, token: str | None) -> httpx.Client:
+        headers = {"authorization": f"Bearer {token}"} if token else {}
+        return httpx.Client(
+            transport=httpx.HTTPTransport(uds=str(self.path)),
+            base_url="http://gateway",
+            headers=headers,
+            timeout=10,
+        )
+
+    def __enter__(self) -> ControlledGateway:
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            assert time.monotonic() < deadline and self.thread.is_alive(), "did not start"
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.public.close()
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+        for sock in self.sockets:
+            sock.close()
+
+
+def test_the_public_port_has_no_control_plane(
+    upstreams: dict[str, Backend], tmp_path: Path
+) -> None:
+    """Whoever reaches the gateway's port may send requests, never steer them: the
+    routes and the analysis window are not there (issue #8: a fake server got 168 of 205
+    answers, and the clients' credentials, through an open PUT /gateway/routes)."""
     table = RouteTable(stable=upstreams["good"], candidate=upstreams["good2"], weight=10)
-    with Gateway(table, admin_token="s3cret") as gw:
-        gw.predict(1)
-        health = gw.client.get("/gateway/health").json()
-        metrics = gw.client.get("/gateway/metrics").json()
-        denied = gw.client.put("/gateway/routes", json=table.replace(weight=60).to_dict())
-        auth = {"authorization": "Bearer s3cret"}
-        put = gw.client.put("/gateway/routes", json={**table.to_dict(), "weight": 60}, headers=auth)
-        bad = gw.client.put("/gateway/routes", json={"weight": 500}, headers=auth)
-        rotated = gw.client.post("/gateway/metrics/rotate", headers=auth).json()
-        after = gw.client.get("/gateway/metrics").json()
-    assert health["status"] == "ok" and health["routes"]["weight"] == 10
+    with ControlledGateway(table, tmp_path / "gateway.sock", "s3cret") as gw:
+        forged = {"stable": {"version": "9", "url": "http://127.0.0.1:1"}, "weight": 0}
+        attempts = [
+            gw.public.put(
+                "/gateway/routes", json=forged, headers={"authorization": "Bearer s3cret"}
+            ),
+            gw.public.get("/gateway/routes"),
+            gw.public.post("/gateway/metrics/rotate"),
+            gw.public.get("/gateway/metrics"),
+            gw.public.post("/gateway/stop"),
+        ]
+        health = gw.public.get("/gateway/health")
+    assert [a.status_code for a in attempts] == [404] * 5
+    assert gw.ref() == table
+    assert health.json() == {"status": "ok", "weights": {"1": 90.0, "5": 10.0}}
+    assert "127.0.0.1" not in health.text  # no backend addresses on the public side
+
+
+def test_the_control_plane_needs_the_socket_and_the_token(
+    upstreams: dict[str, Backend], tmp_path: Path
+) -> None:
+    """The controller steers the gateway over a Unix socket (mode 0600) with the
+    deployment's secret; anything else is refused with a reason."""
+    import stat
+
+    table = RouteTable(stable=upstreams["good"], candidate=upstreams["good2"], weight=10)
+    path = tmp_path / "gateway.sock"
+    with ControlledGateway(table, path, "s3cret") as gw:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+        gw.public.post("/predict", json={"instances": [[1]]})
+        with gw.control(None) as anonymous, gw.control("wrong") as wrong:
+            assert anonymous.get("/gateway/routes").status_code == 401
+            assert wrong.put("/gateway/routes", json=table.to_dict()).status_code == 401
+            assert wrong.post("/gateway/metrics/rotate").status_code == 401
+        with gw.control("s3cret") as ctl:
+            metrics = ctl.get("/gateway/metrics").json()
+            put = ctl.put("/gateway/routes", json={**table.to_dict(), "weight": 60})
+            bad = ctl.put("/gateway/routes", json={"weight": 500})
+            wrong_method = ctl.delete("/gateway/routes")
+            rotated = ctl.post("/gateway/metrics/rotate").json()
+            after = ctl.get("/gateway/metrics").json()
     assert sum(v["requests"] for v in metrics["versions"].values()) == 1
-    assert denied.status_code == 401
     assert put.status_code == 200 and gw.ref().weight == 60
     assert bad.status_code == 400 and "not a route table" in bad.json()["error"]
+    assert wrong_method.status_code == 405 and wrong_method.headers["allow"] == "GET, PUT"
     assert sum(v["requests"] for v in rotated["versions"].values()) == 1
     assert sum(v["requests"] for v in after["versions"].values()) == 0
+
+
+def test_without_a_control_token_control_is_off(
+    upstreams: dict[str, Backend], tmp_path: Path
+) -> None:
+    table = RouteTable(stable=upstreams["good"])
+    with ControlledGateway(table, tmp_path / "g.sock", None) as gw, gw.control("x") as ctl:
+        refused = ctl.put("/gateway/routes", json=table.to_dict())
+    assert refused.status_code == 403 and "no control token" in refused.json()["error"]
+
+
+def test_a_request_target_that_is_not_a_path_is_a_400(upstreams: dict[str, Backend]) -> None:
+    """`OPTIONS * HTTP/1.1` is legal HTTP with nothing to forward (it was a 500)."""
+    import socket
+
+    with (
+        Gateway(RouteTable(stable=upstreams["good"])) as gw,
+        socket.create_connection(("127.0.0.1", gw.served.port), timeout=5) as sock,
+    ):
+        sock.sendall(b"OPTIONS * HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        head = sock.recv(200)
+    assert head.startswith(b"HTTP/1.1 400"), head
+
+
+def test_a_failing_stable_is_retried_on_the_candidate(upstreams: dict[str, Backend]) -> None:
+    """A crash of the stable version must not reach clients while a candidate takes
+    traffic: the request is retried there (and the failure counted against stable)."""
+    dead = Backend("1", f"http://127.0.0.1:{free_port()}")
+    table = RouteTable(stable=dead, candidate=upstreams["good2"], weight=10)
+    with Gateway(table) as gw:
+        answers = [gw.predict(i) for i in range(20)]
+        snap = gw.metrics.snapshot()
+    assert {a.status_code for a in answers} == {200}
+    assert {a.headers["x-dockyard-backend"] for a in answers} == {"5"}
+    assert snap["1"].errors == snap["1"].requests > 0
 
 
 def wire_app() -> FastAPI:
