@@ -38,10 +38,28 @@ class Settings:
 
 def find_project_root(settings: Settings | None = None) -> Path:
     """The project folder: DOCKYARD_HOME, else the nearest folder with ``.dockyard/``
-    above the working directory, else the working directory itself."""
+    above the working directory, else the working directory itself.
+
+    Raises:
+        ConfigError: DOCKYARD_HOME names a folder that does not exist (a typo would
+            otherwise start a new, empty project: ``dockyard init`` creates one), or a file.
+    """
     settings = settings or Settings.from_env()
     if settings.home is not None:
-        return settings.home.resolve()
+        from dockyard.errors import ConfigError
+
+        home = settings.home.resolve()
+        if not home.exists():
+            raise ConfigError(
+                f"DOCKYARD_HOME={settings.home} does not exist; create it with "
+                f"dockyard init {settings.home} (or correct DOCKYARD_HOME)."
+            )
+        if not home.is_dir():
+            raise ConfigError(
+                f"DOCKYARD_HOME={settings.home} is a file, not a folder; point DOCKYARD_HOME "
+                "at the project folder (the one holding .dockyard/)."
+            )
+        return home
     cwd = Path.cwd().resolve()
     for folder in (cwd, *cwd.parents):
         if (folder / CONFIG_DIR / "config.yaml").is_file():

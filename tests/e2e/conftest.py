@@ -5,10 +5,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from rollout_support import Project
 
 PIPELINE = """
 from typing import Annotated
@@ -52,3 +53,12 @@ def cli(project: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
         return proc
 
     return run
+
+
+@pytest.fixture
+def proj(project: Path) -> Iterator[Project]:
+    """A project whose deployments are brought down (and their processes killed) after."""
+    p = Project(project)
+    p.cli("init")
+    yield p
+    p.close()

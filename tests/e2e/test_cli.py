@@ -58,6 +58,18 @@ def test_artifacts_show_and_get(cli, project: Path) -> None:
     assert (project / "out/total.json").read_text() == "3.0"
 
 
+def test_artifacts_verify_finds_damaged_bytes(cli, project: Path) -> None:
+    """`artifacts verify` reads every artifact back: a blob damaged on disk is named, and
+    the command exits 1, before a cached rerun or a deployment trips on it."""
+    run_id = _run_id(cli("run", "flow.py:sums", "-p", "n=3").stdout)
+    assert "All 2 artifacts verified." in cli("artifacts", "verify", "--run", run_id).stdout
+    blob = next(p for p in (project / ".dockyard/artifacts").rglob("*") if p.is_file())
+    blob.write_bytes(blob.read_bytes() + b" damaged")
+    proc = cli("artifacts", "verify", ok=False)
+    assert proc.returncode == 1
+    assert "corrupted" in proc.stdout and "1 of 2 artifacts have a problem." in proc.stdout
+
+
 def test_stack_register_use_show_delete(cli, project: Path) -> None:
     cli("init")
     out = cli(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -78,5 +79,12 @@ def test_pipeline_on_postgres_and_s3(
         stack = load_stack()
         assert stack.metadata_store.describe()["url"].startswith("postgresql")
         assert [r.id for r in stack.metadata_store.list_runs(limit=2)] == [again.id, run.id]
+        # Owned by this process, finished by it: the statuses read as written.
+        recorded = stack.metadata_store.get_run(run.id)
+        assert (recorded.status, recorded.owner_pid) == ("completed", os.getpid())
+        # Every artifact on S3 reads back whole (what `dockyard artifacts verify` checks).
+        from dockyard.pipelines.artifact_io import verify_artifacts
+
+        assert verify_artifacts(stack.metadata_store, stack.artifact_store) == []
     finally:
         clear_cache()

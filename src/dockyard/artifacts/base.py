@@ -1,8 +1,10 @@
 """The ArtifactStore port: immutable, content-addressed blobs.
 
 An artifact store keeps bytes under a key derived from their SHA-256, so the same bytes
-are stored once however many steps produce them. It never overwrites: ``put`` of bytes
-already there is a no-op that returns the same :class:`StoredBlob`.
+are stored once however many steps produce them. ``put`` of bytes already there returns
+the same :class:`StoredBlob`, and writes them again if the stored copy was damaged (a
+same-size corruption included): re-running a step is how a corrupted artifact is
+repaired.
 
 Example::
 
@@ -46,7 +48,12 @@ class ArtifactStore(ABC):
 
     @abstractmethod
     def put(self, data: bytes) -> StoredBlob:
-        """Store ``data`` under its content hash; idempotent."""
+        """Store ``data`` under its content hash; idempotent, and repairs a damaged copy.
+
+        Raises:
+            ArtifactError: the bytes cannot be written (a full disk, a missing bucket,
+                no permission), naming the store and what to do.
+        """
 
     @abstractmethod
     def get(self, uri: str) -> bytes:

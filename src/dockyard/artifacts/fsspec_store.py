@@ -19,21 +19,31 @@ A URI is resolved by the content hash it ends with, under *this* store's root: t
 are content-addressed, so the same hash means the same bytes (and ``get`` verifies them).
 That keeps artifacts readable when the store folder is mounted at another path, as in a
 container running one step.
+
+``put`` of bytes already stored must still repair a damaged copy (re-running a step with
+``--no-cache`` is the documented fix for a corrupted artifact): the local folder compares
+the stored bytes, which costs a local read; an object store is simply written again,
+which costs no more than the download a comparison would need (and uploads are free on
+S3 where downloads are not). A local writer killed mid-write leaves a ``*.tmp`` file; one
+untouched for :data:`STALE_TMP_S` is removed the first time this process writes into
+its folder.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
 import threading
+import time
 import uuid
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from dockyard.artifacts.base import ArtifactStore, StoredBlob, content_hash, verify
-from dockyard.errors import ArtifactNotFoundError
+from dockyard.errors import ArtifactError, ArtifactNotFoundError
 
 _HASH = re.compile(r"[0-9a-f]{64}")
 _LOCAL_PROTOCOLS = ("file://", "local://")
@@ -42,6 +52,10 @@ _LOCAL_PROTOCOLS = ("file://", "local://")
 _ATOMIC_PROTOCOLS = frozenset(
     {"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "adl", "oci", "oss", "memory"}
 )
+#: A temporary blob untouched for this long was left by a writer that died mid-write
+#: (a live writer's file changes as it writes, and one write takes seconds, not minutes).
+STALE_TMP_S = 15 * 60
+_AGAIN = "then run again (the steps that completed are reused from the cache)"
 
 
 def _hash_of(uri: str) -> str | None:
@@ -100,10 +114,13 @@ class FsspecArtifactStore(ArtifactStore):
         data = bytes(data)
         digest = content_hash(data)
         blob = StoredBlob(f"{self._uri_root}/{digest[:2]}/{digest}", digest, len(data))
-        if self._local:
-            self._put_local(digest, data)
-        else:
-            self._put_remote(digest, data)
+        try:
+            if self._local:
+                self._put_local(digest, data)
+            else:
+                self._put_remote(digest, data)
+        except OSError as exc:
+            raise self._write_error(exc) from exc
         return blob
 
     def get(self, uri: str) -> bytes:
@@ -116,7 +133,11 @@ class FsspecArtifactStore(ArtifactStore):
                     data = f.read()
             else:
                 data = self._fs.cat_file(self._remote_path(digest))
-        except FileNotFoundError:
+        except FileNotFoundError as exc:
+            if _bucket_missing(exc):
+                raise ArtifactNotFoundError(
+                    f"No artifact bytes at {uri}: {self._bucket_missing_text()}."
+                ) from None
             raise self._not_found(uri, "the blob is not there") from None
         return verify(uri, data)
 
@@ -153,6 +174,7 @@ class FsspecArtifactStore(ArtifactStore):
         folder = os.path.dirname(path)
         if folder not in self._made_dirs:
             os.makedirs(folder, exist_ok=True)
+            _sweep_stale_tmp(folder)
             self._made_dirs.add(folder)
         # A unique temporary name per writer, then an atomic rename: readers never see a
         # half-written blob, and two threads writing the same blob both end with it whole.
@@ -172,17 +194,10 @@ class FsspecArtifactStore(ArtifactStore):
         return f"{self._root}/{digest[:2]}/{digest}"
 
     def _put_remote(self, digest: str, data: bytes) -> None:
+        # Always written: a stored copy of the same size may still be damaged (one
+        # flipped byte), and comparing would download as much as the upload sends.
         fs = self._fs
         path = self._remote_path(digest)
-        try:
-            info = fs.info(path)
-        except FileNotFoundError:
-            pass
-        else:
-            # Downloading to compare would cost as much as the upload; a size mismatch
-            # is what a truncated or tampered object shows, and get() verifies the rest.
-            if info.get("size") == len(data):
-                return
         if self._atomic:
             fs.pipe_file(path, data)
             return
@@ -193,6 +208,39 @@ class FsspecArtifactStore(ArtifactStore):
         tmp = f"{path}.{uuid.uuid4().hex}.tmp"
         fs.pipe_file(tmp, data)
         fs.mv(tmp, path)
+
+    def _bucket_missing_text(self) -> str:
+        bucket = self._root.split("/", 1)[0]
+        return (
+            f"the store's bucket {bucket!r} does not exist, or these credentials cannot "
+            f"see it; create it (e.g. aws s3 mb s3://{bucket}) or fix the artifact_store "
+            "path in the stack"
+        )
+
+    def _write_error(self, exc: OSError) -> ArtifactError:
+        """One line for a failed write: the store, the reason, what to do."""
+        where = _without_credentials(self._path) if not self._local else self._root
+        why = exc.strerror or str(exc) or type(exc).__name__
+        if exc.errno == errno.ENOSPC or "no space left" in why.lower():
+            fix = (
+                f"Free space on the disk holding {where}, or point the stack's "
+                f"artifact_store somewhere with room, {_AGAIN}."
+            )
+        elif _bucket_missing(exc):
+            return ArtifactError(
+                f"Cannot write an artifact to the artifact store at {where}: "
+                f"{self._bucket_missing_text()}, {_AGAIN}."
+            )
+        elif isinstance(exc, PermissionError) or exc.errno in (errno.EACCES, errno.EROFS):
+            fix = (
+                f"Make {where} writable for this user (for an object store: check the "
+                f"credentials in the artifact_store's storage_options), {_AGAIN}."
+            )
+        else:
+            fix = f"Check the artifact store at {where}, {_AGAIN}."
+        return ArtifactError(
+            f"Cannot write an artifact to the artifact store at {where}: {why}. {fix}"
+        )
 
     def _not_found(self, uri: str, why: str) -> ArtifactNotFoundError:
         return ArtifactNotFoundError(
@@ -206,3 +254,24 @@ class FsspecArtifactStore(ArtifactStore):
 def _read(path: str) -> bytes:
     with open(path, "rb") as f:
         return f.read()
+
+
+def _bucket_missing(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return "bucket" in text and ("not exist" in text or "no such" in text)
+
+
+def _sweep_stale_tmp(folder: str) -> None:
+    """Remove ``*.tmp`` files in ``folder`` left by writers that died mid-write."""
+    cutoff = time.time() - STALE_TMP_S
+    try:
+        entries = os.scandir(folder)
+    except OSError:
+        return
+    with entries:
+        for entry in entries:
+            if not entry.name.endswith(".tmp"):
+                continue
+            with contextlib.suppress(OSError):  # another process swept it, or it is gone
+                if entry.stat(follow_symlinks=False).st_mtime < cutoff:
+                    os.unlink(entry.path)

@@ -8,7 +8,7 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from dockyard.cli._common import styled
+from dockyard.cli._common import esc, styled
 
 
 class RichProgress:
@@ -34,15 +34,17 @@ class RichProgress:
         self._progress.__exit__(*exc)  # type: ignore[arg-type]
 
     def started(self, run_id: str, steps: list[str]) -> None:
-        self._progress.console.print(f"Run [bold]{run_id[:8]}[/] of {self.pipeline}")
-        self._task = self._progress.add_task(self.pipeline, total=len(steps))
+        self._progress.console.print(f"Run [bold]{run_id[:8]}[/] of {esc(self.pipeline)}")
+        self._task = self._progress.add_task(esc(self.pipeline), total=len(steps))
 
     def step_started(self, name: str) -> None:
         self._starts[name] = time.perf_counter()
-        self._progress.update(self._task, description=f"{self.pipeline}: {name}")
+        self._progress.update(self._task, description=esc(f"{self.pipeline}: {name}"))
 
     def step_finished(self, name: str, status: str, cache_hit: bool) -> None:
         took = time.perf_counter() - self._starts.get(name, time.perf_counter())
         label = "cached" if cache_hit else status
-        self._progress.console.print(f"  {name:<24} {styled(label)} [dim]{took * 1000:.0f} ms[/]")
+        self._progress.console.print(
+            f"  {esc(f'{name:<24}')} {styled(label)} [dim]{took * 1000:.0f} ms[/]"
+        )
         self._progress.advance(self._task)

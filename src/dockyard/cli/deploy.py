@@ -12,10 +12,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
-from dockyard.cli._common import ago, console, err_console, stack
+from dockyard.cli._common import ago, check_port, console, err_console, esc, stack
 
 if TYPE_CHECKING:
     from dockyard.rollout.views import DeploymentStatus
@@ -44,7 +43,7 @@ def _state(record: Any) -> Any:
 
 def _print_event(e: Any) -> None:
     when = e.created_at.astimezone().strftime("%H:%M:%S") if e.created_at else "-"
-    console.print(f"{when}  [bold]{e.kind:<9}[/] {e.reason}", soft_wrap=True)
+    console.print(f"{when}  [bold]{esc(e.kind):<9}[/] {esc(e.reason)}", soft_wrap=True)
 
 
 def _print_events(events: list[Any]) -> None:
@@ -76,7 +75,9 @@ def deploy(
     sticky_header: str | None = typer.Option(None, "--sticky-header", help="e.g. x-user-id."),
     no_failover: bool = typer.Option(False, "--no-failover", help="Do not retry on stable."),
     alias: str | None = typer.Option(None, "--alias", help="Alias moved on completion."),
-    port: int | None = typer.Option(None, "--port", help="Gateway port (first deploy: 8080)."),
+    port: int | None = typer.Option(
+        None, "--port", callback=check_port, help="Gateway port (first deploy: 8080)."
+    ),
     file: Path | None = typer.Option(None, "-f", "--file", help="Deploy file (YAML)."),
     trust_pickle: bool = typer.Option(
         False,
@@ -95,6 +96,13 @@ def deploy(
         None,
         "--token-file",
         help="The same, with the token read from this file whenever a process starts.",
+    ),
+    replicas: int | None = typer.Option(
+        None,
+        "--replicas",
+        min=1,
+        max=64,
+        help="Processes per version (default 1); a crashed one is retried on another.",
     ),
     ready_timeout: str | None = typer.Option(
         None,
@@ -142,6 +150,7 @@ def deploy(
         token_env=token_env,
         token_file=token_file,
         ready_timeout=ready_timeout,
+        replicas=replicas,
         base=base.spec if base else None,
     )
     started = api.start(
@@ -150,7 +159,7 @@ def deploy(
     version, state, first_event = started.version, started.state, started.after_event
     dep = started.deployment
     for note in started.notes:
-        err_console.print(f"[yellow]Note:[/] {escape(note)}", soft_wrap=True)
+        err_console.print(f"[yellow]Note:[/] {esc(note)}", soft_wrap=True)
     if started.first:
         console.print(
             f"Deploying {version.ref} as [bold]{name}[/] on http://127.0.0.1:{dep.port} ..."
@@ -304,12 +313,13 @@ def _print_status(data: DeploymentStatus) -> None:
     verdict = data.last_verdict
     if verdict:
         console.print(
-            f"last analysis: [bold]{verdict['outcome']}[/] {verdict['reason']}", soft_wrap=True
+            f"last analysis: [bold]{esc(verdict['outcome'])}[/] {esc(verdict['reason'])}",
+            soft_wrap=True,
         )
     if data.next_decision:
         when = data.next_check_in_s
         suffix = f" (in {when:.0f}s)" if when is not None else ""
-        console.print(f"next: {data.next_decision}{suffix}", soft_wrap=True)
+        console.print(f"next: {esc(data.next_decision)}{suffix}", soft_wrap=True)
     if not data.gateway_up:
         console.print("[yellow]The gateway is not answering; live figures are missing.[/]")
 
@@ -341,7 +351,7 @@ def status(
 @deployments_app.command("list")
 def list_deployments(stack_name: str | None = _STACK) -> None:
     """Every deployment: address, stable version, rollout phase, agent."""
-    from dockyard.rollout.agent import agent_alive
+    from dockyard.rollout.processes import agent_alive
 
     records = _store(stack_name).list_deployments()
     if not records:
@@ -395,7 +405,7 @@ def gateway(name: str = typer.Argument(...), stack_name: str | None = _STACK) ->
 def up(name: str = typer.Argument(...), stack_name: str | None = _STACK) -> None:
     """Start a deployment's agent again (after a reboot or a crash); it resumes the
     rollout where it was, adopting the model processes still running."""
-    from dockyard.rollout.agent import agent_alive
+    from dockyard.rollout.processes import agent_alive
 
     store = _store(stack_name)
     if agent_alive(store.get_deployment(name)):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from dockyard.cli import models as models_cmd
 from dockyard.cli import runs as runs_cmd
 from dockyard.cli import serve as serve_cmd
 from dockyard.cli import stack as stack_cmd
-from dockyard.cli._common import console, err_console
+from dockyard.cli._common import console, err_console, esc
 
 app = typer.Typer(
     name="dockyard",
@@ -46,18 +47,33 @@ def _root(
 
 @app.command()
 def init(
-    path: Path = typer.Argument(Path("."), help="Project folder (created if missing)."),
+    path: Path | None = typer.Argument(
+        None,
+        help="Project folder, created if missing (default: DOCKYARD_HOME, else the "
+        "current folder).",
+        show_default=False,
+    ),
 ) -> None:
     """Create a dockyard project: .dockyard/ with the embedded default stack."""
+    from dockyard.errors import ConfigError
+    from dockyard.settings import Settings
     from dockyard.stacks.config import ProjectConfig
 
-    root = path.resolve()
-    root.mkdir(parents=True, exist_ok=True)
+    root = (path or Settings.from_env().home or Path(".")).expanduser().resolve()
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(
+            f"Cannot create the project folder {root}: {exc.strerror or exc} "
+            f"({exc.filename}). Pick another folder."
+        ) from exc
     config = ProjectConfig.load(root)
     existed = config.path.exists()
     config.save()
     verb = "Already a dockyard project" if existed else "Initialised dockyard project"
-    console.print(f"{verb} in [bold]{root}[/] (stack: {config.active_stack}).")
+    console.print(
+        f"{verb} in [bold]{esc(root)}[/] (stack: {esc(config.active_stack)}).", soft_wrap=True
+    )
     console.print("Next: [bold]dockyard run path/to/pipeline.py:my_pipeline[/]")
 
 
@@ -97,7 +113,7 @@ def run(
         )
     cached = sum(1 for s in result.steps.values() if s.cache_hit)
     console.print(
-        f"Run [bold]{result.id[:8]}[/] of {result.pipeline} {result.status} "
+        f"Run [bold]{result.id[:8]}[/] of {esc(result.pipeline)} {esc(result.status)} "
         f"({len(result.steps)} steps, {cached} cached). "
         f"Details: dockyard runs show {result.id[:8]}"
     )
@@ -113,36 +129,119 @@ def step_run(
     from dockyard.pipelines import run_step
 
     result = run_step(run_id, step, stack_name)
-    console.print(f"Step {step} of run {result.run_id[:8]}: {result.status}")
+    console.print(f"Step {step} of run {result.run_id[:8]}: {result.status}", markup=False)
 
 
 def main() -> None:
-    """Entry point: one clear error line (exit 1), the traceback only with --debug."""
-    import click
+    """Entry point: one clear error line, the traceback only with --debug.
 
-    from dockyard.errors import DockyardError
+    Exit codes: 0 done, 1 refused or failed (a ``DockyardError``, a file that cannot be
+    read or written, anything unexpected), 2 a usage error (as click's), 130 interrupted.
+    """
     from dockyard.settings import Settings
 
     argv = sys.argv[1:]
     debug = "--debug" in argv or Settings.from_env().debug
     argv = [a for a in argv if a != "--debug"]  # accepted anywhere on the line
     try:
-        app(args=argv, prog_name="dockyard", standalone_mode=False)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
+        code = app(args=argv, prog_name="dockyard", standalone_mode=False)
+    except SystemExit:
+        raise
+    except BaseException as exc:  # the one place every error meets the user (Ctrl-C too)
+        code = _report(exc, debug)
+    # Without standalone mode, typer returns the code of an Exit (e.g. 0 after --help).
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _report(exc: BaseException, debug: bool) -> int:
+    """Print ``exc`` as one line on stderr (verbatim: never read as Rich markup) and
+    return the exit code."""
+    import errno
+
+    from dockyard.errors import DockyardError
+
+    if isinstance(exc, typer.TyperException):  # click's errors, as Typer vendors them
+        return _usage_error(exc)
+    if isinstance(exc, typer.Abort | EOFError):
         err_console.print("Aborted.")
-        sys.exit(130)
-    except DockyardError as exc:
-        if debug:
-            err_console.print_exception()
-        err_console.print(f"[red]Error:[/] {exc}", soft_wrap=True)
-        if not debug:
-            err_console.print("[dim](run with --debug for the traceback)[/]")
-        sys.exit(1)
-    except KeyboardInterrupt:
+        return 130
+    if isinstance(exc, KeyboardInterrupt):
         err_console.print("Interrupted.")
-        sys.exit(130)
+        return 130
+    if isinstance(exc, BrokenPipeError) or (isinstance(exc, OSError) and exc.errno == errno.EPIPE):
+        _silence_stdout()  # `dockyard runs list | head`: the reader left; say nothing
+        return 1
+    if isinstance(exc, DockyardError):
+        message = str(exc)
+    elif isinstance(exc, OSError):
+        message = _os_error(exc)
+    elif isinstance(exc, Exception):
+        message = (
+            f"unexpected {type(exc).__name__}: {exc}. This is a bug in dockyard or in a "
+            "plug-in; please report it with the traceback (--debug)."
+        )
+    else:  # pragma: no cover - GeneratorExit and the like are not ours to catch
+        raise exc
+    if debug:
+        err_console.print_exception()
+    _print_error(message)
+    for note in getattr(exc, "__notes__", ()):  # e.g. "the end of run ... was not recorded"
+        err_console.print(str(note), style="dim", markup=False, highlight=False)
+    if not debug:
+        err_console.print("(run with --debug for the traceback)", style="dim", markup=False)
+    return 1
+
+
+def _usage_error(exc: typer.TyperException) -> int:
+    """A usage error, on one line with where to find help (click prints three)."""
+    code = int(getattr(exc, "exit_code", 1))
+    message = exc.format_message()
+    if type(exc).__name__ == "NoArgsIsHelpError":  # Typer has printed the help already
+        if message:
+            console.print(message, markup=False, highlight=False)
+        return code
+    option = getattr(exc, "option_name", None)
+    if isinstance(option, str) and not _OPTION.match(option):
+        message = (
+            f"{message.rstrip()}. A value that starts with '-' goes after '--' (CMD -- VALUE)."
+        )
+    ctx = getattr(exc, "ctx", None)
+    if ctx is not None and code == 2:
+        stop = "" if message.rstrip().endswith((".", "!", "?", ")")) else "."
+        message = f"{message.rstrip()}{stop} Try '{ctx.command_path} --help' for help."
+    _print_error(message)
+    return code
+
+
+#: What an option looks like; anything else click took for one was meant as a value.
+_OPTION = re.compile(r"^--?[A-Za-z0-9][\w-]*$")
+
+
+def _print_error(message: str) -> None:
+    from rich.text import Text
+
+    # A Text is printed as it is: "[/red]" in a run id or the [postgres] of a pip hint
+    # are the user's characters, not markup. soft_wrap keeps it one line.
+    err_console.print(Text.assemble(("Error:", "red"), " ", message), soft_wrap=True)
+
+
+def _os_error(exc: OSError) -> str:
+    """``Not a directory: /x/y. Check the path ...``: the file named, and what to do."""
+    what = exc.strerror or type(exc).__name__
+    names = [str(n) for n in (exc.filename, exc.filename2) if n is not None]
+    where = f": {' -> '.join(names)}" if names else ""
+    detail = "" if exc.strerror or not str(exc) else f" ({exc})"
+    return (
+        f"{what}{where}{detail}. Check that the path exists, is the kind of file expected "
+        "and that you may use it, or change it in the command or the project config."
+    )
+
+
+def _silence_stdout() -> None:
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # pragma: no cover - no real stdout to redirect
+        pass

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import typer
 from rich.table import Table
 
-from dockyard.cli._common import ago, console, stack
+from dockyard.cli._common import ago, console, esc, stack
 
 if TYPE_CHECKING:
     from dockyard.registry.store import ModelRegistryStore
@@ -32,7 +32,9 @@ def list_models(stack_name: str | None = typer.Option(None, "--stack", "-s")) ->
     table = Table("model", "latest", "versions", "aliases", "updated", box=None)
     for m in models:
         aliases = ", ".join(f"{a}->{v}" for a, v in sorted(m.aliases.items()))
-        table.add_row(m.name, str(m.latest_version), str(m.versions), aliases, ago(m.updated_at))
+        table.add_row(
+            esc(m.name), str(m.latest_version), str(m.versions), esc(aliases), ago(m.updated_at)
+        )
     console.print(table)
 
 
@@ -42,55 +44,78 @@ def show(
     stack_name: str | None = typer.Option(None, "--stack", "-s"),
 ) -> None:
     """Show a model's versions, or one version's metrics, signature and lineage."""
+    from dockyard.registry.model import artifact_missing, broken_artifact_error
     from dockyard.registry.refs import ModelRef, resolve
 
-    store = _registry(stack_name)
+    s = stack(stack_name)
+    store = s.registry_store
     parsed = ModelRef.parse(ref)
     if parsed.version is None and parsed.alias is None:
         versions = store.list_model_versions(parsed.name)
-        table = Table("version", "aliases", "metrics", "run", "step", "created", box=None)
+        table = Table("version", "aliases", "metrics", "run", "step", "created", "", box=None)
+        broken = []
         for v in versions:
             metrics = ", ".join(f"{k}={_num(x)}" for k, x in v.metrics.items())
+            missing = artifact_missing(v, s)
+            if missing:
+                broken.append(v.ref)
             table.add_row(
                 str(v.version),
-                ", ".join(v.aliases),
-                metrics,
+                esc(", ".join(v.aliases)),
+                esc(metrics),
                 (v.run_id or "-")[:8],
-                v.step or "-",
+                esc(v.step or "-"),
                 ago(v.created_at),
+                "[red]bytes missing[/]" if missing else "",
             )
-        console.print(f"Model [bold]{parsed.name}[/]")
+        console.print(f"Model [bold]{esc(parsed.name)}[/]")
         console.print(table)
+        if broken:
+            console.print(
+                f"[red]{esc(', '.join(broken))}: the model's stored bytes are missing[/]; "
+                f"dockyard models show {esc(broken[0])} says how to repair it.",
+                soft_wrap=True,
+            )
         return
     v = resolve(parsed, store)
     console.print(
-        f"Model [bold]{v.ref}[/]" + (f"  aliases: {', '.join(v.aliases)}" if v.aliases else "")
+        f"Model [bold]{esc(v.ref)}[/]"
+        + (f"  aliases: {esc(', '.join(v.aliases))}" if v.aliases else "")
     )
+    say = console.print
     if v.description:
-        console.print(f"  {v.description}")
-    console.print(f"  created      {ago(v.created_at)}")
-    console.print(f"  artifact     {v.artifact_id}")
-    console.print(f"  produced by  run {(v.run_id or '-')[:8]} step {v.step or '-'}")
+        say(f"  {v.description}", markup=False)
+    say(f"  created      {ago(v.created_at)}")
+    missing = artifact_missing(v, s)
+    say(f"  artifact     {v.artifact_id}" + ("  [red]bytes missing[/]" if missing else ""))
+    say(f"  produced by  run {(v.run_id or '-')[:8]} step {v.step or '-'}", markup=False)
     for key, value in v.metrics.items():
-        console.print(f"  metric       {key} = {_num(value)}")
+        say(f"  metric       {key} = {_num(value)}", markup=False)
     if v.signature is not None:
         sig = v.signature
         cols = ", ".join(f"{c.name}:{c.dtype}" for c in sig.inputs)
         if not cols and sig.n_features:
             cols = f"{sig.n_features} features (no names)"
-        console.print(f"  inputs       {cols or '-'}")
+        say(f"  inputs       {cols or '-'}", markup=False)
         if sig.outputs:
-            console.print("  outputs      " + ", ".join(f"{o.name}:{o.dtype}" for o in sig.outputs))
+            outputs = ", ".join(f"{o.name}:{o.dtype}" for o in sig.outputs)
+            say(f"  outputs      {outputs}", markup=False)
     reqs = ", ".join(f"{k}=={x}" for k, x in v.requirements.items())
-    console.print(f"  requires     {reqs}")
+    say(f"  requires     {reqs}", markup=False)
     if v.run_id and v.step:
-        md = stack(stack_name).metadata_store
         try:
-            step_run = md.get_step_run(v.run_id, v.step)
+            step_run = s.metadata_store.get_step_run(v.run_id, v.step)
         except KeyError:
-            return
-        inputs = ", ".join(f"{n}={a[:12]}" for n, a in step_run.inputs.items())
-        console.print(f"  step inputs  {inputs or '-'}  (dockyard runs show {v.run_id[:8]})")
+            step_run = None
+        if step_run is not None:
+            inputs = ", ".join(f"{n}={a[:12]}" for n, a in step_run.inputs.items())
+            say(
+                f"  step inputs  {inputs or '-'}  (dockyard runs show {v.run_id[:8]})", markup=False
+            )
+    if missing:
+        artifact = s.metadata_store.get_artifact(v.artifact_id)
+        error = broken_artifact_error(v.ref, artifact, run_id=v.run_id, aliases=v.aliases)
+        console.print(f"[red]{esc(error)}[/]", soft_wrap=True)
 
 
 def _num(value: object) -> str:
@@ -111,7 +136,7 @@ def alias(
     if parsed.version is None:
         raise RegistryError(f"Name the version to alias: {parsed.name}:VERSION, not {ref!r}.")
     _registry(stack_name).set_alias(parsed.name, alias_name, parsed.version)
-    console.print(f"{alias_name} -> {parsed.name}:{parsed.version}")
+    console.print(f"{alias_name} -> {parsed.name}:{parsed.version}", markup=False)
 
 
 @app.command("delete")
@@ -125,4 +150,4 @@ def delete(
 
     parsed = ModelRef.parse(ref)
     delete_model_version(parsed, stack(stack_name))
-    console.print(f"Deleted {parsed.name}:{parsed.version}.")
+    console.print(f"Deleted {parsed.name}:{parsed.version}.", markup=False)

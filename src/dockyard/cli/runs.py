@@ -6,7 +6,7 @@ import typer
 from rich.table import Table
 from rich.tree import Tree
 
-from dockyard.cli._common import ago, console, seconds, stack, styled
+from dockyard.cli._common import ago, console, esc, seconds, stack, styled
 
 app = typer.Typer(help="Inspect pipeline runs.", no_args_is_help=True)
 
@@ -25,7 +25,7 @@ def list_runs(
     table = Table("run", "pipeline", "status", "started", "duration", box=None)
     for r in runs:
         took = (r.ended_at - r.created_at).total_seconds() if r.ended_at else None
-        table.add_row(r.id[:8], r.pipeline, styled(r.status), ago(r.created_at), seconds(took))
+        table.add_row(r.id[:8], esc(r.pipeline), styled(r.status), ago(r.created_at), seconds(took))
     console.print(table)
 
 
@@ -39,40 +39,43 @@ def show_run(
     run = md.get_run(run_id)
     steps = {s.name: s for s in md.list_step_runs(run.id)}
     console.print(
-        f"Run [bold]{run.id}[/]  pipeline [bold]{run.pipeline}[/]  {styled(run.status)}  "
-        f"stack {run.stack}  started {ago(run.created_at)}"
+        f"Run [bold]{run.id}[/]  pipeline [bold]{esc(run.pipeline)}[/]  {styled(run.status)}  "
+        f"stack {esc(run.stack)}  started {ago(run.created_at)}"
     )
     if run.params:
-        console.print("params: " + ", ".join(f"{k}={v!r}" for k, v in run.params.items()))
+        console.print(
+            "params: " + ", ".join(f"{k}={v!r}" for k, v in run.params.items()), markup=False
+        )
     if run.error:
-        console.print(f"[red]error:[/] {run.error}")
+        console.print(f"[red]error:[/] {esc(run.error)}")
 
     invocations = run.spec.get("invocations", {})
     tree = Tree("[bold]DAG[/]")
     for name, inv in invocations.items():
         ups = sorted({v[0] for v in inv.get("inputs", {}).values()} | set(inv.get("after", [])))
-        tree.add(f"{name}" + (f" [dim]<- {', '.join(ups)}[/]" if ups else ""))
+        tree.add(esc(name) + (f" [dim]<- {esc(', '.join(ups))}[/]" if ups else ""))
     console.print(tree)
 
     table = Table("step", "status", "duration", "cache", "attempts", "outputs", box=None)
     for name in invocations or steps:
         s = steps.get(name)
         if s is None:
-            table.add_row(name, styled("pending"), "-", "", "", "")
+            label = "pending" if run.status == "running" else "not run"
+            table.add_row(esc(name), styled(label), "-", "", "", "")
             continue
         outs = ", ".join(f"{k}={v[:8]}" for k, v in s.outputs.items())
         table.add_row(
-            name,
+            esc(name),
             styled(s.status),
             seconds(s.duration_s),
             "hit" if s.cache_hit else "",
             str(s.attempts),
-            outs,
+            esc(outs),
         )
     console.print(table)
     for s in steps.values():
         if s.status == "failed" and s.error:
-            console.print(f"[red]{s.name} failed:[/]\n{s.error}")
+            console.print(f"[red]{esc(s.name)} failed:[/]\n{esc(s.error)}")
 
 
 @app.command("logs")
@@ -86,4 +89,4 @@ def logs(
     run = md.get_run(run_id)
     md.get_step_run(run.id, step)  # a clear error for an unknown step
     text = md.get_step_logs(run.id, step)
-    console.print(text.rstrip() if text else f"[dim](step {step} printed nothing)[/]", markup=False)
+    console.print(text.rstrip() if text else f"(step {step} printed nothing)", markup=False)

@@ -6,13 +6,19 @@ import os
 
 import typer
 
-from dockyard.cli._common import console
+from dockyard.cli._common import check_port, console, esc
+
+
+def _positive(value: float) -> float:
+    if not value > 0:
+        raise typer.BadParameter(f"{value} is not a size; give a number of megabytes above 0.")
+    return value
 
 
 def serve(
     ref: str = typer.Argument(..., help="Model to serve: NAME, NAME:VERSION or NAME@ALIAS."),
     host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on."),
-    port: int = typer.Option(8080, "--port", "-p", min=1, max=65535, help="TCP port."),
+    port: int = typer.Option(8080, "--port", "-p", callback=check_port, help="TCP port."),
     workers: int = typer.Option(1, "--workers", "-w", min=1, help="uvicorn worker processes."),
     token: str | None = typer.Option(
         None,
@@ -34,7 +40,9 @@ def serve(
     predict_proba: bool = typer.Option(
         False, "--predict-proba", help="Answer class probabilities instead of labels."
     ),
-    max_body_mb: float = typer.Option(8.0, "--max-body-mb", help="Larger bodies get 413."),
+    max_body_mb: float = typer.Option(
+        8.0, "--max-body-mb", callback=_positive, help="Larger bodies get 413."
+    ),
     trust_pickle: bool = typer.Option(
         False,
         "--trust-pickle",
@@ -52,6 +60,8 @@ def serve(
 
     trust = trust_pickle or Settings.from_env().trust_pickle
     s = stack(stack_name)
+    # Every problem (unknown version, pickle without trust, bytes gone) is raised here,
+    # before any serving process starts.
     spec = RuntimeSpec.resolve(ref, s, trust_pickle=trust, predict_proba=predict_proba)
     config = ServeConfig(
         max_batch_size=max_batch_size,
@@ -63,8 +73,8 @@ def serve(
     )
     s.close()  # the service needs nothing more from the stores
     console.print(
-        f"Serving [bold]{spec.label}[/] on http://{host}:{port}  "
-        f"(V2: /v2/models/{spec.name}/infer, plain: /predict, docs: /docs, metrics: /metrics; "
+        f"Serving [bold]{esc(spec.label)}[/] on http://{esc(host)}:{port}  "
+        f"(V2: /v2/models/{esc(spec.name)}/infer, plain: /predict, docs: /docs, metrics: /metrics; "
         f"{workers} worker{'s' if workers > 1 else ''}, pid {os.getpid()})"
     )
     # A lean process of its own (same pid): it loads the model, never the CLI's libraries.

@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 
 from dockyard._urls import mask_password
-from dockyard.cli._common import console
+from dockyard.cli._common import console, esc
 
 app = typer.Typer(
     help="Manage stacks (orchestrator + artifact store + metadata store).", no_args_is_help=True
@@ -20,6 +20,13 @@ def _config() -> Any:
     from dockyard.stacks.config import ProjectConfig
 
     return ProjectConfig.load(find_project_root())
+
+
+def _component(comps: dict[str, dict[str, Any]], kind: str) -> dict[str, Any]:
+    """A stack's config of ``kind``; a core kind left out of the config is its default."""
+    from dockyard.stacks.config import DEFAULT_STACK_CONFIG
+
+    return comps.get(kind) or DEFAULT_STACK_CONFIG.get(kind, {})
 
 
 def _options(pairs: list[str]) -> dict[str, Any]:
@@ -34,12 +41,15 @@ def list_stacks() -> None:
     config = _config()
     table = Table("", "stack", "orchestrator", "artifact store", "metadata store", box=None)
     for name, comps in config.stacks.items():
+        orchestrator = _component(comps, "orchestrator")
+        artifacts = _component(comps, "artifact_store")
+        metadata = _component(comps, "metadata_store")
         table.add_row(
             "*" if name == config.active_stack else "",
-            name,
-            comps["orchestrator"]["flavor"],
-            comps["artifact_store"].get("path", comps["artifact_store"]["flavor"]),
-            mask_password(comps["metadata_store"].get("url", comps["metadata_store"]["flavor"])),
+            esc(name),
+            esc(orchestrator["flavor"]),
+            esc(artifacts.get("path", artifacts["flavor"])),
+            esc(mask_password(str(metadata.get("url", metadata["flavor"])))),
         )
     console.print(table)
 
@@ -47,16 +57,20 @@ def list_stacks() -> None:
 @app.command("show")
 def show(name: str | None = typer.Argument(None, help="Stack (default: the active one).")) -> None:
     """Show a stack's components and their options."""
+    from dockyard.stacks.config import COMPONENT_TYPES
+
     config = _config()
     name = name or config.active_stack
     comps = config.stack(name)
     active = " (active)" if name == config.active_stack else ""
-    console.print(f"Stack [bold]{name}[/]{active}")
-    for kind, options in comps.items():
+    console.print(f"Stack [bold]{esc(name)}[/]{active}")
+    for kind in dict.fromkeys([*COMPONENT_TYPES, *comps]):
+        options = _component(comps, kind)
         opts = ", ".join(
             f"{k}={mask_password(str(v))}" for k, v in options.items() if k != "flavor"
         )
-        console.print(f"  {kind:<15} {options['flavor']}" + (f"  [dim]{opts}[/]" if opts else ""))
+        line = f"  {esc(f'{kind:<15}')} {esc(options['flavor'])}"
+        console.print(line + (f"  [dim]{esc(opts)}[/]" if opts else ""))
 
 
 @app.command("register")
@@ -79,7 +93,9 @@ def register(
     """Register a stack from component flavors (checked against installed plug-ins)."""
     from dockyard import _plugins
     from dockyard.errors import StackError
+    from dockyard.stacks.config import check_stack_name
 
+    check_stack_name(name)
     config = _config()
     if name in config.stacks:
         raise StackError(f"Stack {name!r} exists already; delete it first or pick another name.")
@@ -99,7 +115,7 @@ def register(
         config.active_stack = name
     config.save()
     console.print(
-        f"Registered stack [bold]{name}[/]" + (" and made it active." if activate else ".")
+        f"Registered stack [bold]{esc(name)}[/]" + (" and made it active." if activate else ".")
     )
 
 
@@ -110,7 +126,7 @@ def use(name: str = typer.Argument(..., help="Stack to make active.")) -> None:
     config.stack(name)
     config.active_stack = name
     config.save()
-    console.print(f"Active stack: [bold]{name}[/]")
+    console.print(f"Active stack: [bold]{esc(name)}[/]")
 
 
 @app.command("delete")
@@ -119,4 +135,4 @@ def delete(name: str = typer.Argument(..., help="Stack to delete.")) -> None:
     config = _config()
     config.delete(name)
     config.save()
-    console.print(f"Deleted stack {name}.")
+    console.print(f"Deleted stack {name}.", markup=False)

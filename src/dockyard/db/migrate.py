@@ -8,16 +8,16 @@ touches one context's tables**. On open, :class:`~dockyard.db.Database` reads
 revision this dockyard does not know (a newer dockyard wrote it) raises
 :class:`~dockyard.errors.SchemaVersionError`.
 
-Adding a migration (e.g. ``0004`` for a context's new table):
+Adding a migration (e.g. ``0007`` for a context's new table):
 
 1. Change or add the tables in that context's ``tables.py``.
-2. Add ``migrations/versions/0004_<what>.py`` with ``revision = "0004"`` and
-   ``down_revision = "0003"``. Write the operations out (``op.create_table``,
+2. Add ``migrations/versions/0007_<what>.py`` with ``revision = "0007"`` and
+   ``down_revision = "0006"``. Write the operations out (``op.create_table``,
    ``op.add_column``...); on SQLite wrap column changes in ``op.batch_alter_table``.
    The file name starts with the revision id. To draft the operations, run
    ``alembic.autogenerate.produce_migrations`` against a database at the previous head
    with every context's ``tables`` module imported.
-3. Set :data:`HEAD_REVISION` below to ``"0004"``.
+3. Set :data:`HEAD_REVISION` below to ``"0007"``.
 4. The tests check that :data:`HEAD_REVISION` is Alembic's head, that an upgraded empty
    database matches the tables exactly, and that a database at every earlier revision
    upgrades with its data intact.
@@ -43,7 +43,7 @@ __all__ = [
 ]
 
 #: The newest schema revision this dockyard knows (the last file in migrations/versions).
-HEAD_REVISION = "0003"
+HEAD_REVISION = "0006"
 #: Where the Alembic scripts live (``env.py`` and ``versions/``).
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 

@@ -23,7 +23,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar, Literal
 
-RunStatus = Literal["running", "completed", "failed"]
+from dockyard.errors import MetadataError
+
+#: ``crashed``: the run was ``running`` but the process running it is gone (killed, its
+#: machine lost, cut off from the database at its end); stores that detect it report it
+#: in place of ``running``.
+RunStatus = Literal["running", "completed", "failed", "crashed"]
 StepStatus = Literal["running", "completed", "cached", "failed", "skipped"]
 
 
@@ -57,7 +62,12 @@ class ArtifactRecord:
 
 @dataclass(frozen=True, slots=True)
 class RunRecord:
-    """One execution of a pipeline. ``spec`` is the serialised plan (the DAG)."""
+    """One execution of a pipeline. ``spec`` is the serialised plan (the DAG).
+
+    ``owner_pid`` and ``owner_host`` name the process that runs it and ``heartbeat_at``
+    its last sign of life (None for runs recorded by dockyard 0.1, or by a store that
+    does not track them).
+    """
 
     id: str
     pipeline: str
@@ -68,6 +78,9 @@ class RunRecord:
     created_at: datetime
     ended_at: datetime | None = None
     error: str | None = None
+    owner_pid: int | None = None
+    owner_host: str | None = None
+    heartbeat_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +116,8 @@ class MetadataStore(ABC):
     """Port for the metadata store. Implementations must be thread-safe."""
 
     flavor: ClassVar[str] = ""
+    #: How often the process running a run calls :meth:`heartbeat` (seconds; 0: never).
+    heartbeat_s: float = 10.0
 
     # runs ---------------------------------------------------------------------------
     @abstractmethod
@@ -113,11 +128,22 @@ class MetadataStore(ABC):
 
     @abstractmethod
     def finish_run(self, run_id: str, status: RunStatus, error: str | None = None) -> None:
-        """Set a run's final status (or back to ``running`` when it is resumed)."""
+        """Set a run's final status (or back to ``running`` when it is resumed, which makes
+        the calling process its owner)."""
+
+    def heartbeat(self, run_id: str) -> None:  # noqa: B027 - optional: no crash detection
+        """Record that the process running ``run_id`` is alive (every :attr:`heartbeat_s`).
+
+        Never makes a finished run ``running`` again; a run that is not there is nothing
+        to keep alive (no error). A store without crash detection does nothing.
+        """
 
     @abstractmethod
     def get_run(self, run_id: str) -> RunRecord:
         """A run by id or by a unique prefix of its id.
+
+        A ``running`` run whose owner is gone reads as ``crashed`` (stores that detect
+        it), with an ``error`` saying so.
 
         Raises:
             RecordNotFoundError: no run matches (or the prefix is ambiguous).
@@ -125,7 +151,7 @@ class MetadataStore(ABC):
 
     @abstractmethod
     def list_runs(self, *, pipeline: str | None = None, limit: int = 50) -> list[RunRecord]:
-        """Newest first."""
+        """Newest first, statuses as :meth:`get_run` reports them."""
 
     # step runs ----------------------------------------------------------------------
     @abstractmethod
@@ -186,6 +212,18 @@ class MetadataStore(ABC):
     @abstractmethod
     def get_lineage(self, artifact_id: str) -> Lineage:
         """Producers and consumers of an artifact."""
+
+    def list_artifacts(self, *, after: str | None = None, limit: int = 500) -> list[ArtifactRecord]:
+        """Every recorded artifact, a page at a time in id order: those whose id sorts
+        after ``after``, at most ``limit`` (``dockyard artifacts verify`` walks them).
+
+        Raises:
+            MetadataError: this store cannot list artifacts.
+        """
+        raise MetadataError(
+            f"The {type(self).__name__} metadata store cannot list artifacts; implement "
+            "MetadataStore.list_artifacts to verify all of a project's artifacts."
+        )
 
     # lifecycle ----------------------------------------------------------------------
     def describe(self) -> dict[str, Any]:

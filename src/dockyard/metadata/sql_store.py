@@ -8,11 +8,19 @@ database of its own, for scripts and tests.
 Every call uses its own pooled connection and transaction (or joins the caller's
 ``database.transaction()``) and returns frozen records from :mod:`dockyard.metadata.base`.
 Writes go through SQLAlchemy Core: the per-step cost is a handful of statements in one
-transaction.
+transaction. The idempotent writes (``create_run`` with its fixed id, ``record_step_run``,
+``finish_run``, ``heartbeat``, ``record_artifact``) are retried briefly when the
+connection fails (:meth:`~dockyard.db.Database.retrying`).
+
+A run records the process that owns it and its heartbeats; a ``running`` run whose owner
+is gone is read back as ``crashed`` (:mod:`dockyard.metadata.liveness` says why the
+status is derived when read rather than written).
 """
 
 from __future__ import annotations
 
+import math
+import os
 import re
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
@@ -34,12 +42,13 @@ from dockyard.metadata.base import (
     StepRunRecord,
     StepStatus,
 )
+from dockyard.metadata.liveness import crash_reason, this_host
 
 __all__ = ["SqlMetadataStore"]
 
 MIN_PREFIX = 4
 _HEX = re.compile(r"^[0-9a-f]+$")
-_RUN_STATUSES = frozenset(("running", "completed", "failed"))
+_RUN_STATUSES = frozenset(("running", "completed", "failed", "crashed"))
 _STEP_STATUSES = frozenset(("running", "completed", "cached", "failed", "skipped"))
 #: Step statuses whose outputs a later run may reuse.
 _REUSABLE = ("completed", "cached")
@@ -63,6 +72,10 @@ class SqlMetadataStore(MetadataStore):
         database: the shared :class:`~dockyard.db.Database`, or a URL to open one for
             this store alone (``sqlite:///.dockyard/metadata.db``,
             ``postgresql+psycopg://user:pw@host/db``).
+        heartbeat_s: how often a running pipeline reports it is alive (default 10; 0:
+            never, and runs are then judged by their owner's pid alone).
+        stale_after_s: a ``running`` run with no heartbeat for this long reads as
+            ``crashed`` (default 60; on the owner's own host a dead pid tells at once).
         **options: database options when ``database`` is a URL (see
             :class:`~dockyard.db.Database`); unknown options are ignored.
 
@@ -73,12 +86,27 @@ class SqlMetadataStore(MetadataStore):
 
     flavor: ClassVar[str] = "sql"
 
-    def __init__(self, database: Database | str, **options: Any) -> None:
+    def __init__(
+        self,
+        database: Database | str,
+        *,
+        heartbeat_s: float = 10.0,
+        stale_after_s: float = 60.0,
+        **options: Any,
+    ) -> None:
+        if not 0 <= heartbeat_s < stale_after_s:
+            raise MetadataError(
+                f"The metadata store's heartbeat_s ({heartbeat_s}) must be at least 0 and "
+                f"below stale_after_s ({stale_after_s}), or live runs would read as crashed."
+            )
         self._owns_database = not isinstance(database, Database)
         self.database = (
             database if isinstance(database, Database) else Database(database, **options)
         )
+        self.heartbeat_s = float(heartbeat_s)
+        self.stale_after_s = float(stale_after_s) if heartbeat_s > 0 else math.inf
         self._insert_pipeline = self.database.insert_ignore(_pipelines)
+        self._insert_run = self.database.insert_ignore(_runs)
         self._insert_artifact = self.database.insert_ignore(_artifacts)
 
     def __repr__(self) -> str:
@@ -121,6 +149,7 @@ class SqlMetadataStore(MetadataStore):
     def create_run(
         self, pipeline: str, *, spec: Mapping[str, Any], params: Mapping[str, Any], stack: str
     ) -> RunRecord:
+        created = self.database.now()
         record = RunRecord(
             id=uuid.uuid4().hex,
             pipeline=pipeline,
@@ -128,24 +157,32 @@ class SqlMetadataStore(MetadataStore):
             stack=stack,
             params=dict(params),
             spec=dict(spec),
-            created_at=self.database.now(),
+            created_at=created,
+            owner_pid=os.getpid(),
+            owner_host=this_host(),
+            heartbeat_at=created,
         )
-        with self.database.transaction() as conn:
-            conn.execute(self._insert_pipeline, {"name": pipeline, "created_at": record.created_at})
-            conn.execute(
-                _runs.insert(),
-                {
-                    "id": record.id,
-                    "pipeline": pipeline,
-                    "status": record.status,
-                    "stack": stack,
-                    "params": record.params,
-                    "spec": record.spec,
-                    "created_at": record.created_at,
-                    "ended_at": None,
-                    "error": None,
-                },
-            )
+        row = {
+            "id": record.id,
+            "pipeline": pipeline,
+            "status": record.status,
+            "stack": stack,
+            "params": record.params,
+            "spec": record.spec,
+            "created_at": created,
+            "ended_at": None,
+            "error": None,
+            "owner_pid": record.owner_pid,
+            "owner_host": record.owner_host,
+            "heartbeat_at": created,
+        }
+
+        def write() -> None:  # idempotent: the id is fixed, a second insert keeps the first
+            with self.database.transaction() as conn:
+                conn.execute(self._insert_pipeline, {"name": pipeline, "created_at": created})
+                conn.execute(self._insert_run, row)
+
+        self.database.retrying(write)
         return record
 
     def finish_run(self, run_id: str, status: RunStatus, error: str | None = None) -> None:
@@ -153,20 +190,39 @@ class SqlMetadataStore(MetadataStore):
             raise MetadataError(
                 f"Unknown run status {status!r}: use one of {', '.join(sorted(_RUN_STATUSES))}."
             )
-        ended = None if status == "running" else self.database.now()
-        with self.database.transaction() as conn:
-            full_id = self._run_id(conn, run_id)
-            result = conn.execute(
-                _runs.update()
-                .where(_runs.c.id == full_id)
-                .values(status=status, ended_at=ended, error=error)
+        now = self.database.now()
+        values: dict[str, Any] = {"status": status, "ended_at": now, "error": error}
+        if status == "running":  # resumed: the calling process owns it from now on
+            values.update(
+                ended_at=None, owner_pid=os.getpid(), owner_host=this_host(), heartbeat_at=now
             )
-            if result.rowcount == 0:
-                raise RecordNotFoundError(f"No run matches {run_id!r}. {_RUNS_HINT}")
+
+        def write() -> None:
+            with self.database.transaction() as conn:
+                full_id = self._run_id(conn, run_id)
+                result = conn.execute(_runs.update().where(_runs.c.id == full_id).values(values))
+                if result.rowcount == 0:
+                    raise RecordNotFoundError(f"No run matches {run_id!r}. {_RUNS_HINT}")
+
+        self.database.retrying(write)
+
+    def heartbeat(self, run_id: str) -> None:
+        now = self.database.now()
+
+        def write() -> None:
+            with self.database.transaction() as conn:
+                conn.execute(
+                    _runs.update()
+                    .where(_runs.c.id == run_id, _runs.c.status == "running")
+                    .values(heartbeat_at=now)
+                )
+
+        self.database.retrying(write)
 
     def get_run(self, run_id: str) -> RunRecord:
         with self.database.transaction() as conn:
-            return _run_record(self._find_one(conn, _runs, run_id, "run", _RUNS_HINT))
+            row = self._find_one(conn, _runs, run_id, "run", _RUNS_HINT)
+        return self._run_record(row, datetime.now(UTC))
 
     def list_runs(self, *, pipeline: str | None = None, limit: int = 50) -> list[RunRecord]:
         if limit < 1:
@@ -175,7 +231,37 @@ class SqlMetadataStore(MetadataStore):
         if pipeline is not None:
             stmt = stmt.where(_runs.c.pipeline == pipeline)
         with self.database.transaction() as conn:
-            return [_run_record(row) for row in conn.execute(stmt)]
+            rows = conn.execute(stmt).all()
+        now = datetime.now(UTC)
+        return [self._run_record(row, now) for row in rows]
+
+    def _run_record(self, row: sa.Row[Any], now: datetime) -> RunRecord:
+        status, error = row.status, row.error
+        if status == "running":
+            crashed = crash_reason(
+                owner_pid=row.owner_pid,
+                owner_host=row.owner_host,
+                heartbeat_at=row.heartbeat_at,
+                created_at=row.created_at,
+                now=now,
+                stale_after_s=self.stale_after_s,
+            )
+            if crashed is not None:
+                status, error = "crashed", crashed
+        return RunRecord(
+            id=row.id,
+            pipeline=row.pipeline,
+            status=status,
+            stack=row.stack,
+            params=dict(row.params or {}),
+            spec=dict(row.spec or {}),
+            created_at=row.created_at,
+            ended_at=row.ended_at,
+            error=error,
+            owner_pid=row.owner_pid,
+            owner_host=row.owner_host,
+            heartbeat_at=row.heartbeat_at,
+        )
 
     # step runs ----------------------------------------------------------------------
     def record_step_run(
@@ -221,48 +307,7 @@ class SqlMetadataStore(MetadataStore):
         )
         edges = _edges(step_id, "input", input_ids) + _edges(step_id, "output", output_ids)
 
-        try:
-            with self.database.transaction() as conn:
-                if referenced:
-                    _check_artifacts_exist(conn, referenced, run_id, name)
-                # Cascades to the old record's lineage and logs (a resumed run re-executes).
-                conn.execute(
-                    _steps.delete().where(_steps.c.run_id == run_id, _steps.c.name == name)
-                )
-                conn.execute(
-                    _steps.insert(),
-                    {
-                        "id": step_id,
-                        "run_id": run_id,
-                        "name": name,
-                        "status": status,
-                        "cache_key": cache_key,
-                        "cache_hit": cache_hit,
-                        "started_at": started_at,
-                        "ended_at": ended_at,
-                        "duration_s": duration,
-                        "attempts": attempts,
-                        "error": error,
-                        "recorded_at": now,
-                    },
-                )
-                if new_artifacts:
-                    conn.execute(self._insert_artifact, list(new_artifacts.values()))
-                if edges:
-                    conn.execute(_lineage.insert(), edges)
-                if logs:
-                    conn.execute(_logs.insert(), {"step_run_id": step_id, "text": logs})
-        except sa.exc.IntegrityError as exc:
-            with self.database.transaction() as conn:
-                exists = conn.execute(sa.select(_runs.c.id).where(_runs.c.id == run_id)).first()
-            if exists is None:
-                raise RecordNotFoundError(
-                    f"Cannot record step {name!r}: no run {run_id!r}. Create the run first "
-                    f"(MetadataStore.create_run). {_RUNS_HINT}"
-                ) from exc
-            raise
-
-        return StepRunRecord(
+        record = StepRunRecord(
             id=step_id,
             run_id=run_id,
             name=name,
@@ -277,6 +322,61 @@ class SqlMetadataStore(MetadataStore):
             inputs=input_ids,
             outputs=output_ids,
         )
+        # Idempotent (the step id is fixed and a second write replaces the first), so
+        # retried when the connection fails.
+        self.database.retrying(
+            lambda: self._write_step(record, now, logs, referenced, new_artifacts, edges)
+        )
+        return record
+
+    def _write_step(
+        self,
+        record: StepRunRecord,
+        recorded_at: datetime,
+        logs: str | None,
+        referenced: set[str],
+        new_artifacts: Mapping[str, dict[str, Any]],
+        edges: list[dict[str, Any]],
+    ) -> None:
+        run_id, name = record.run_id, record.name
+        step_row = {
+            "id": record.id,
+            "run_id": run_id,
+            "name": name,
+            "status": record.status,
+            "cache_key": record.cache_key,
+            "cache_hit": record.cache_hit,
+            "started_at": record.started_at,
+            "ended_at": record.ended_at,
+            "duration_s": record.duration_s,
+            "attempts": record.attempts,
+            "error": record.error,
+            "recorded_at": recorded_at,
+        }
+        try:
+            with self.database.transaction() as conn:
+                if referenced:
+                    _check_artifacts_exist(conn, referenced, run_id, name)
+                # Cascades to the old record's lineage and logs (a resumed run re-executes).
+                conn.execute(
+                    _steps.delete().where(_steps.c.run_id == run_id, _steps.c.name == name)
+                )
+                conn.execute(_steps.insert(), step_row)
+                if new_artifacts:
+                    conn.execute(self._insert_artifact, list(new_artifacts.values()))
+                if edges:
+                    conn.execute(_lineage.insert(), edges)
+                if logs:
+                    conn.execute(_logs.insert(), {"step_run_id": record.id, "text": logs})
+        except sa.exc.IntegrityError as exc:
+            with self.database.transaction() as conn:
+                exists = conn.execute(sa.select(_runs.c.id).where(_runs.c.id == run_id)).first()
+            if exists is None:
+                raise RecordNotFoundError(
+                    f"Cannot record step {name!r}: no run {run_id!r}. Create the run first "
+                    f"(MetadataStore.create_run). {_RUNS_HINT}"
+                ) from exc
+            raise
 
     def get_step_run(self, run_id: str, name: str) -> StepRunRecord:
         with self.database.transaction() as conn:
@@ -344,10 +444,23 @@ class SqlMetadataStore(MetadataStore):
 
     def record_artifact(self, draft: ArtifactDraft) -> ArtifactRecord:
         aid = tables.artifact_id(draft.content_hash, draft.data_type, draft.materializer)
+        values = _artifact_row(aid, draft, self.database.now())
+
+        def write() -> sa.Row[Any]:  # idempotent: insert-or-keep, then read back
+            with self.database.transaction() as conn:
+                conn.execute(self._insert_artifact, values)
+                return conn.execute(sa.select(_artifacts).where(_artifacts.c.id == aid)).one()
+
+        return _artifact_record(self.database.retrying(write))
+
+    def list_artifacts(self, *, after: str | None = None, limit: int = 500) -> list[ArtifactRecord]:
+        if limit < 1:
+            return []
+        stmt = sa.select(_artifacts).order_by(_artifacts.c.id).limit(limit)
+        if after is not None:
+            stmt = stmt.where(_artifacts.c.id > after)
         with self.database.transaction() as conn:
-            conn.execute(self._insert_artifact, _artifact_row(aid, draft, self.database.now()))
-            row = conn.execute(sa.select(_artifacts).where(_artifacts.c.id == aid)).one()
-        return _artifact_record(row)
+            return [_artifact_record(row) for row in conn.execute(stmt)]
 
     def get_lineage(self, artifact_id: str) -> Lineage:
         with self.database.transaction() as conn:
@@ -428,20 +541,6 @@ def _artifact_row(aid: str, draft: ArtifactDraft, now: datetime) -> dict[str, An
         "unsafe": draft.unsafe,
         "created_at": now,
     }
-
-
-def _run_record(row: sa.Row[Any]) -> RunRecord:
-    return RunRecord(
-        id=row.id,
-        pipeline=row.pipeline,
-        status=row.status,
-        stack=row.stack,
-        params=dict(row.params or {}),
-        spec=dict(row.spec or {}),
-        created_at=row.created_at,
-        ended_at=row.ended_at,
-        error=row.error,
-    )
 
 
 def _artifact_record(row: sa.Row[Any]) -> ArtifactRecord:

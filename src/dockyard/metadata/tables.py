@@ -3,13 +3,13 @@
 SQLAlchemy Core tables on the one :data:`~dockyard.db.types.METADATA`; imported only by
 :mod:`dockyard.metadata.sql_store` (an import-linter contract checks it), which returns
 the frozen records of :mod:`dockyard.metadata.base`. The schema itself is created and
-changed only by the migrations in ``dockyard/db/migrations/versions`` (0001): change a
+changed only by the migrations in ``dockyard/db/migrations/versions`` (0001, 0005): change a
 table here, then write the matching migration (see :mod:`dockyard.db.migrate`).
 
 Tables::
 
     pipelines   name                      one row per pipeline name ever run
-    runs        id (uuid4 hex)            one execution of a pipeline
+    runs        id (uuid4 hex)            one execution of a pipeline, its owner and heartbeat
     step_runs   id (uuid4 hex)            one execution (or cache hit) of a step in a run
     step_logs   step_run_id               captured output, apart so listings never load it
     artifacts   id (sha256 prefix)        deduplicated by (content_hash, data_type, materializer)
@@ -70,6 +70,11 @@ runs = sa.Table(
     time_column("created_at"),
     time_column("ended_at", nullable=True),
     sa.Column("error", sa.Text, nullable=True),
+    # The process that runs it and its last sign of life (migration 0005): a running run
+    # whose owner is gone reads as crashed. NULL for runs recorded before 0005.
+    sa.Column("owner_pid", sa.Integer, nullable=True),
+    sa.Column("owner_host", sa.String(255), nullable=True),
+    time_column("heartbeat_at", nullable=True),
     # Ascending: both SQLite and PostgreSQL walk a b-tree backwards for "newest first".
     sa.Index("ix_runs_created_at", "created_at"),
     sa.Index("ix_runs_pipeline_created_at", "pipeline", "created_at"),

@@ -25,6 +25,11 @@ class LocalParallelOrchestrator(Orchestrator):
     def __init__(self, workers: int | None = None, mode: str = "thread", **options: Any) -> None:
         if mode not in ("thread", "process"):
             raise ConfigError(f"local-parallel mode must be 'thread' or 'process', got {mode!r}.")
+        if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int)):
+            raise ConfigError(
+                f"local-parallel workers must be a whole number >= 1, got {workers!r}; fix "
+                "it in .dockyard/config.yaml (or --orchestrator-option workers=4)."
+            )
         workers = int(workers or os.cpu_count() or 2)
         if workers < 1:
             raise ConfigError(f"local-parallel workers must be >= 1, got {workers}.")

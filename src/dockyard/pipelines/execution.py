@@ -17,7 +17,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from dockyard.errors import RecordNotFoundError, StepFailed, StepOutputError
+from dockyard.errors import (
+    ArtifactCorruptedError,
+    ArtifactNotFoundError,
+    NoMaterializerError,
+    RecordNotFoundError,
+    StepFailed,
+    StepOutputError,
+)
 from dockyard.metadata.base import ArtifactDraft, ArtifactRecord, MetadataStore, StepRunRecord
 from dockyard.pipelines.artifact_io import load_value, save_value
 from dockyard.pipelines.cache import cache_key, code_fingerprint
@@ -133,10 +140,28 @@ def _finalize_output(
 
 def _save_output(value: Any, output: str, ctx: RunContext, context: StepContext) -> ArtifactDraft:
     value, after_save = _finalize_output(value, output, context)
-    draft = save_value(value, ctx.artifact_store, ctx.materializers)
+    try:
+        draft = save_value(value, ctx.artifact_store, ctx.materializers)
+    except NoMaterializerError as exc:
+        raise NoMaterializerError(
+            f"Step {context.step!r} output {output!r} of run {ctx.run_id[:8]}: {exc}"
+        ) from exc
     if after_save is not None:
         after_save(draft)
     return draft
+
+
+def _load_input(
+    arg: str, record: ArtifactRecord | ArtifactDraft, ctx: RunContext, step: str
+) -> Any:
+    try:
+        return load_value(
+            record, ctx.artifact_store, ctx.materializers, trust_pickle=ctx.plan.trust_pickle
+        )
+    except NoMaterializerError as exc:
+        raise NoMaterializerError(
+            f"Step {step!r} input {arg!r} of run {ctx.run_id[:8]}: {exc}"
+        ) from exc
 
 
 def _utcnow() -> datetime:
@@ -158,6 +183,12 @@ def _split_outputs(inv: Invocation, result: Any) -> list[Any]:
     return list(result)
 
 
+#: Outputs up to this size are read and hash-checked before a cache hit is taken (a
+#: local read or one GET, like the existence check it replaces); larger ones are only
+#: checked to exist, and verified when a later step loads them.
+VERIFY_ON_HIT_BYTES = 1 << 20
+
+
 def _cached(ctx: RunContext, key: str) -> StepRunRecord | None:
     hit = ctx.metadata.find_cached(key)
     if hit is None:
@@ -167,7 +198,13 @@ def _cached(ctx: RunContext, key: str) -> StepRunRecord | None:
             record = ctx.artifact(artifact_id)
         except RecordNotFoundError:
             return None
-        if not ctx.artifact_store.exists(record.uri):
+        if record.size <= VERIFY_ON_HIT_BYTES:
+            try:
+                ctx.artifact_store.get(record.uri)
+            except (ArtifactNotFoundError, ArtifactCorruptedError):
+                # Gone or damaged: a miss; executing the step writes the bytes again.
+                return None
+        elif not ctx.artifact_store.exists(record.uri):
             return None  # bytes gone: a miss, never an error
     return hit
 
@@ -175,17 +212,68 @@ def _cached(ctx: RunContext, key: str) -> StepRunRecord | None:
 def execute_step(ctx: RunContext, name: str) -> StepRunRecord:
     """Execute (or reuse from cache) one invocation of ``ctx.plan`` and record it.
 
+    Whatever fails (the user's function, loading an input, the cache check, saving an
+    output, recording the result), the step is recorded as ``failed`` with the error
+    when the metadata store can still be written, so a failed run never shows the step
+    as never started.
+
     Raises:
         StepFailed: the user's function raised after all retries (original as __cause__).
-        StepOutputError / ArtifactError: outputs could not be split or saved.
+        StepOutputError / ArtifactError / MetadataError: outputs could not be split or
+            saved, or the step could not be recorded.
     """
+    attempt = _Attempt(started=_utcnow())
+    try:
+        return _execute(ctx, name, attempt)
+    except Exception as exc:
+        if not attempt.recorded:
+            _record_failure(ctx, name, attempt, exc, logs=attempt.logs)
+        raise
+
+
+@dataclass
+class _Attempt:
+    """What one execution of a step got to, for the record of its failure."""
+
+    started: datetime
+    key: str | None = None
+    input_ids: dict[str, str] = field(default_factory=dict)
+    attempts: int = 0
+    logs: str | None = None
+    recorded: bool = False
+
+
+def _record_failure(
+    ctx: RunContext, name: str, attempt: _Attempt, exc: BaseException, *, logs: str | None
+) -> None:
+    """Record the step as failed; best effort: when the store cannot take it either,
+    the original error is the one to report (the run then reads as crashed)."""
+    attempt.recorded = True
+    try:
+        ctx.metadata.record_step_run(
+            ctx.run_id,
+            name,
+            status="failed",
+            started_at=attempt.started,
+            ended_at=_utcnow(),
+            cache_key=attempt.key,
+            attempts=attempt.attempts,
+            error=_error_text(exc),
+            logs=logs,
+            inputs=attempt.input_ids,
+        )
+    except Exception as record_error:  # reported with the original, which is raised
+        exc.add_note(f"dockyard: the failure of step {name!r} was not recorded: {record_error}")
+
+
+def _execute(ctx: RunContext, name: str, attempt: _Attempt) -> StepRunRecord:
     inv = ctx.plan.invocations[name]
     step = ctx.step_for(inv)
-    started = _utcnow()
 
     input_ids = {arg: ctx.output_id(up, out) for arg, (up, out) in inv.inputs.items()}
+    attempt.input_ids = input_ids
     input_records = {arg: ctx.artifact(aid) for arg, aid in input_ids.items()}
-    key = cache_key(
+    key = attempt.key = cache_key(
         code=code_fingerprint(step.func),
         params=inv.params,
         input_hashes={arg: r.content_hash for arg, r in input_records.items()},
@@ -200,13 +288,14 @@ def execute_step(ctx: RunContext, name: str) -> StepRunRecord:
                 ctx.run_id,
                 name,
                 status="cached",
-                started_at=started,
+                started_at=attempt.started,
                 ended_at=_utcnow(),
                 cache_key=key,
                 cache_hit=True,
                 inputs=input_ids,
                 outputs=hit.outputs,
             )
+            attempt.recorded = True
             ctx.outputs[name] = record.outputs
             return record
 
@@ -226,9 +315,7 @@ def execute_step(ctx: RunContext, name: str) -> StepRunRecord:
         try:
             kwargs = dict(inv.params)
             for arg, rec in input_records.items():
-                kwargs[arg] = load_value(
-                    rec, ctx.artifact_store, ctx.materializers, trust_pickle=ctx.plan.trust_pickle
-                )
+                kwargs[arg] = _load_input(arg, rec, ctx, name)
             result = _call_with_retries(ctx, inv, step.func, kwargs, attempts)
             values = _split_outputs(inv, result)
             drafts = {
@@ -236,35 +323,27 @@ def execute_step(ctx: RunContext, name: str) -> StepRunRecord:
                 for out, value in zip(inv.outputs, values, strict=True)
             }
         except Exception as exc:  # recorded whatever it is, then re-raised
-            ctx.metadata.record_step_run(
-                ctx.run_id,
-                name,
-                status="failed",
-                started_at=started,
-                ended_at=_utcnow(),
-                cache_key=key,
-                attempts=attempts[0],
-                error=_error_text(exc),
-                logs=buf.getvalue() or None,
-                inputs=input_ids,
-            )
+            attempt.attempts = attempts[0]
+            _record_failure(ctx, name, attempt, exc, logs=buf.getvalue() or None)
             raise
         finally:
             _STEP_CONTEXT.reset(token)
-    logs = buf.getvalue()
+    logs = attempt.logs = buf.getvalue() or None
 
+    attempt.attempts = attempts[0]
     record = ctx.metadata.record_step_run(
         ctx.run_id,
         name,
         status="completed",
-        started_at=started,
+        started_at=attempt.started,
         ended_at=_utcnow(),
         cache_key=key,
         attempts=attempts[0],
-        logs=logs or None,
+        logs=logs,
         inputs=input_ids,
         outputs=drafts,
     )
+    attempt.recorded = True
     for out, draft in drafts.items():
         ctx.artifacts[record.outputs[out]] = draft
     ctx.outputs[name] = record.outputs

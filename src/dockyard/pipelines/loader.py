@@ -3,6 +3,12 @@
 A fresh process (``dockyard step run``) must find a step again from the reference
 recorded in the plan, so a file loaded by path is recorded by path, never by the
 synthetic module name it got here.
+
+No other process can import that synthetic name, so a value whose class is defined in
+such a file (a model class in ``train.py``) cannot be pickled by reference to it: the
+module is marked ``__dockyard_pickle_by_value__ = True``, and the pickle materializer
+saves the classes and functions of marked modules by value, so ``dockyard serve`` loads
+them without the file.
 """
 
 from __future__ import annotations
@@ -18,6 +24,8 @@ from typing import Any
 from dockyard.errors import UserCodeLoadError
 
 _PREFIX = "_dockyard_file_"
+#: Set in the namespace of every module loaded from a file by path: pickle it by value.
+PICKLE_BY_VALUE = "__dockyard_pickle_by_value__"
 
 
 def _module_name_for(path: Path) -> str:
@@ -51,6 +59,7 @@ def _load_file(path: Path) -> Any:
     if spec is None or spec.loader is None:
         raise UserCodeLoadError(f"{path} cannot be loaded as a Python module.")
     module = importlib.util.module_from_spec(spec)
+    setattr(module, PICKLE_BY_VALUE, True)
     sys.modules[name] = module
     try:
         spec.loader.exec_module(module)

@@ -105,11 +105,14 @@ def load_run_config(path: str | Path) -> dict[str, Any]:
     """
     import yaml
 
+    from dockyard.stacks.config import read_config_text
+
     p = Path(path)
     if not p.is_file():
-        raise ConfigError(f"Run config {str(p)!r} does not exist.")
+        what = "is a folder, not a file" if p.is_dir() else "does not exist"
+        raise ConfigError(f"Run config {str(p)!r} {what}.")
     try:
-        data = yaml.safe_load(p.read_text()) or {}
+        data = yaml.safe_load(read_config_text(p, what="Run config")) or {}
     except yaml.YAMLError as exc:
         raise ConfigError(f"Run config {str(p)!r} is not valid YAML: {exc}") from None
     return validate_run_config(data, source=str(p))
@@ -123,9 +126,25 @@ def validate_run_config(data: Any, source: str = "run config") -> dict[str, Any]
         raise ConfigError(
             f"{source} has unknown key(s) {sorted(unknown)}; allowed: {sorted(_RUN_CONFIG_KEYS)}."
         )
-    for name, conf in (data.get("steps") or {}).items():
+    steps = data.get("steps") or {}
+    if not isinstance(steps, Mapping):
+        raise ConfigError(
+            f"{source}: steps must be a mapping of step names, got {type(steps).__name__}."
+        )
+    for name, conf in steps.items():
         if not isinstance(conf, Mapping) or set(conf) - _STEP_CONFIG_KEYS:
             raise ConfigError(f"{source}: steps.{name} may only hold {sorted(_STEP_CONFIG_KEYS)}.")
+        if not isinstance(conf.get("parameters") or {}, Mapping):
+            raise ConfigError(f"{source}: steps.{name}.parameters must be a mapping.")
+        _check_flag(conf, "enable_cache", f"{source}: steps.{name}")
     if not isinstance(data.get("parameters") or {}, Mapping):
         raise ConfigError(f"{source}: parameters must be a mapping.")
+    for key in ("enable_cache", "trust_pickle"):
+        _check_flag(data, key, source)
     return dict(data)
+
+
+def _check_flag(conf: Mapping[str, Any], key: str, where: str) -> None:
+    value = conf.get(key)
+    if value is not None and not isinstance(value, bool):
+        raise ConfigError(f"{where}: {key} must be true or false, got {value!r}.")

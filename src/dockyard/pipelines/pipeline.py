@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import functools
 import inspect
+import logging
 import sys
+import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -23,8 +25,12 @@ from dockyard.pipelines.step import Step
 from dockyard.pipelines.tracing import Tracer
 
 if TYPE_CHECKING:
-    from dockyard.metadata.base import StepRunRecord
+    from types import TracebackType
+
+    from dockyard.metadata.base import MetadataStore, RunRecord, RunStatus, StepRunRecord
     from dockyard.stacks.stack import Stack
+
+_log = logging.getLogger(__name__)
 
 
 class Progress(Protocol):
@@ -201,6 +207,55 @@ class _Driver:
         ]  # fmt: skip
 
 
+class _Heartbeat:
+    """Tells the metadata store every ``interval_s`` that this process still runs the
+    run, on a daemon thread, so a run whose process died reads as ``crashed``."""
+
+    def __init__(self, metadata: MetadataStore, run_id: str, interval_s: float) -> None:
+        self._metadata = metadata
+        self._run_id = run_id
+        self._interval_s = interval_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._beat, name=f"dockyard-heartbeat-{run_id[:8]}", daemon=True
+        )
+
+    def __enter__(self) -> _Heartbeat:
+        if self._interval_s > 0:
+            self._thread.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            # A beat stuck on an unreachable database ends with its connect timeout; the
+            # thread is a daemon, so waiting longer than this would only delay the caller.
+            self._thread.join(timeout=5.0)
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self._interval_s):
+            try:
+                self._metadata.heartbeat(self._run_id)
+            except Exception as exc:  # a missed beat; the run reads crashed only if they stop
+                _log.debug("heartbeat of run %s failed: %s", self._run_id[:8], exc)
+
+
+def _finish_quietly(
+    metadata: MetadataStore, run_id: str, status: RunStatus, error: str, cause: BaseException
+) -> None:
+    """Record the run's end while another error is on its way up: that error is the one
+    to report; if the end cannot be recorded the run reads as crashed, and a note says so."""
+    try:
+        metadata.finish_run(run_id, status, error)
+    except Exception as exc:  # reported as a note on the error being raised
+        cause.add_note(f"dockyard: the end of run {run_id[:8]} was not recorded: {exc}")
+
+
 def execute_plan(
     plan: RunPlan,
     stack: Stack,
@@ -208,24 +263,34 @@ def execute_plan(
     steps: dict[str, Step] | None = None,
     progress: Progress | None = None,
 ) -> Run:
-    """Record a run of ``plan`` and let the stack's orchestrator execute it."""
+    """Record a run of ``plan`` and let the stack's orchestrator execute it.
+
+    This process owns the run: it heartbeats while the run runs, and records its end.
+    """
     metadata = stack.metadata_store
     record = metadata.create_run(
         plan.pipeline, spec=plan.to_dict(), params=plan.params, stack=stack.name
     )
-    ctx = RunContext(
-        run_id=record.id,
-        plan=plan,
-        stack=stack,
-        steps=dict(steps or {}),
-    )
+    with _Heartbeat(metadata, record.id, metadata.heartbeat_s):
+        return _drive(plan, stack, record, steps or {}, progress)
+
+
+def _drive(
+    plan: RunPlan,
+    stack: Stack,
+    record: RunRecord,
+    steps: dict[str, Step],
+    progress: Progress | None,
+) -> Run:
+    metadata = stack.metadata_store
+    ctx = RunContext(run_id=record.id, plan=plan, stack=stack, steps=dict(steps))
     driver = _Driver(ctx, stack, progress)
     if progress:
         progress.started(record.id, list(plan.invocations))
     try:
         stack.orchestrator.run(plan.graph(), driver)
     except BaseException as exc:
-        metadata.finish_run(record.id, "failed", f"{type(exc).__name__}: {exc}")
+        _finish_quietly(metadata, record.id, "failed", f"{type(exc).__name__}: {exc}", exc)
         raise
     failed = [r for r in metadata.list_step_runs(record.id) if r.status == "failed"]
     if not driver.failures and not failed:
@@ -243,11 +308,14 @@ def execute_plan(
         name = failed[0].name
         last_line = (failed[0].error or "unknown error").strip().splitlines()[-1]
         error = StepFailed(f"Step {name!r} failed in run {record.id[:8]}: {last_line}")
-    metadata.finish_run(record.id, "failed", str(error))
+    _finish_quietly(metadata, record.id, "failed", str(error), error)
     if isinstance(error, StepFailed):
-        raise StepFailed(
+        raised = StepFailed(
             f"{error} {resume.format(run=record.id[:8], step=name)}", step=name, run_id=record.id
-        ) from error.__cause__
+        )
+        for note in getattr(error, "__notes__", ()):
+            raised.add_note(note)
+        raise raised from error.__cause__
     if isinstance(error, DockyardError):
         raise error
     raise RunFailed(

@@ -94,7 +94,10 @@ class Run:
 
     id = property(lambda self: self.record.id)
     pipeline = property(lambda self: self.record.pipeline)
+    #: ``running``, ``completed``, ``failed``, or ``crashed`` (its process is gone).
     status = property(lambda self: self.record.status)
+    #: Why it failed or crashed, in one line (None while it runs or once it completed).
+    error = property(lambda self: self.record.error)
     params = property(lambda self: self.record.params)
 
     @property

@@ -14,22 +14,31 @@ from collections.abc import Callable, Iterable, Mapping
 from importlib import metadata as importlib_metadata
 from typing import TYPE_CHECKING, Any
 
-from dockyard.errors import RegistryError
+from dockyard.errors import (
+    ArtifactCorruptedError,
+    ArtifactError,
+    ArtifactNotFoundError,
+    RegistryError,
+)
 from dockyard.metadata.base import ArtifactDraft
 from dockyard.pipelines.artifact_io import load_value, save_value
 from dockyard.pipelines.execution import StepContext, get_step_context
-from dockyard.registry.refs import ModelRef, resolve
+from dockyard.registry.refs import ModelRef, check_alias, check_model_name, resolve
 from dockyard.registry.signature import Signature
 from dockyard.registry.store import ModelVersionRecord, VersionUsers
 
 if TYPE_CHECKING:
+    from dockyard.metadata.base import ArtifactRecord
     from dockyard.stacks.stack import Stack
 
 __all__ = [
     "Model",
+    "artifact_missing",
+    "broken_artifact_error",
     "delete_model_version",
     "get_model_version",
     "load_model",
+    "load_version",
     "register_model",
     "requirements_for",
 ]
@@ -159,6 +168,8 @@ def register_model(
             give the inputs.
         aliases: aliases to point at the new version (``["staging"]``).
     """
+    check_model_name(name)  # before anything is stored
+    aliases = [check_alias(a) for a in aliases]
     context = get_step_context()
     s = context.stack if context is not None else _stack(stack)
     draft = save_value(model, s.artifact_store, s.materializers)
@@ -210,6 +221,10 @@ class Model:
     def __dockyard_output__(
         self, context: StepContext, output: str
     ) -> tuple[Any, Callable[[ArtifactDraft], None]]:
+        check_model_name(output)  # the output's name is the model's: refused before saving
+        for alias in self.aliases:
+            check_alias(alias)
+
         def register(draft: ArtifactDraft) -> None:
             self.version = _record(
                 output,
@@ -252,17 +267,85 @@ def load_model(
     Raises:
         ModelNotFoundError: no such model, version or alias.
         UnsafeArtifactError: the model was pickled and ``trust_pickle`` was not given.
+        ArtifactNotFoundError, ArtifactCorruptedError: the version's stored bytes are
+            gone or damaged; the message names the version and the repair.
     """
     s = _stack(stack)
     return load_version(get_model_version(ref, s), s, trust_pickle=trust_pickle)
 
 
 def load_version(record: ModelVersionRecord, stack: Stack, *, trust_pickle: bool = False) -> Any:
-    """The model object of a version record (when the record is already at hand)."""
+    """The model object of a version record (when the record is already at hand).
+
+    Raises:
+        UnsafeArtifactError: the model was pickled and ``trust_pickle`` was not given.
+        ArtifactNotFoundError, ArtifactCorruptedError: the version's stored bytes are
+            gone or damaged (see :func:`broken_artifact_error`).
+    """
     artifact = stack.metadata_store.get_artifact(record.artifact_id)
-    return load_value(
-        artifact, stack.artifact_store, stack.materializers, trust_pickle=trust_pickle
+    try:
+        return load_value(
+            artifact, stack.artifact_store, stack.materializers, trust_pickle=trust_pickle
+        )
+    except (ArtifactNotFoundError, ArtifactCorruptedError) as exc:
+        raise broken_artifact_error(
+            record.ref, artifact, exc, run_id=record.run_id, aliases=record.aliases
+        ) from exc
+
+
+def artifact_missing(record: ModelVersionRecord, stack: Stack) -> bool:
+    """Whether the stored bytes of a version's model are gone from the artifact store.
+
+    An existence check (no download, no hash), cheap enough to run for every version a
+    listing shows; damaged bytes are found when loading.
+    """
+    artifact = stack.metadata_store.get_artifact(record.artifact_id)
+    return not stack.artifact_store.exists(artifact.uri)
+
+
+def broken_artifact_error(
+    ref: str,
+    artifact: ArtifactRecord,
+    cause: BaseException | None = None,
+    *,
+    run_id: str | None = None,
+    aliases: Iterable[str] = (),
+) -> ArtifactError:
+    """The error for a model version whose stored bytes are missing or damaged.
+
+    It names the version (``iris:1``), not only the blob, and gives the repairs that fix
+    *that* version. Re-running the pipeline alone does not: it registers a new version
+    and leaves this one, and its aliases, pointing at the broken bytes.
+
+    Args:
+        ref: the version, ``NAME:VERSION``.
+        artifact: the version's artifact record (its URI and content hash).
+        cause: the store's error: :class:`ArtifactCorruptedError` gives the damaged-bytes
+            message and class, anything else (or nothing) the missing-bytes one.
+        run_id, aliases: the run that registered it and the aliases on it, for the advice.
+    """
+    name = ref.rpartition(":")[0] or ref
+    corrupted = isinstance(cause, ArtifactCorruptedError)
+    state = "are damaged (they no longer match their SHA-256)" if corrupted else "are missing"
+    alias_list = list(aliases)
+    move = ""
+    if alias_list:
+        example = alias_list[0] if len(alias_list) == 1 else "ALIAS"
+        move = f", point {', '.join(alias_list)} at it (dockyard models alias {name}:NEW {example})"
+    if run_id:
+        rerun = f"re-run the pipeline of run {run_id[:8]} with --no-cache"
+    else:
+        rerun = "call dockyard.register_model again"
+    message = (
+        f"Model version {ref} cannot be loaded: the stored bytes of its artifact "
+        f"{artifact.id[:8]} ({artifact.uri}) {state}. To repair {ref}, put the original "
+        f"bytes back at that URI (from a backup or another copy of the store; they are "
+        f"checked against the hash {artifact.content_hash[:12]}...). Otherwise replace it: "
+        f"{rerun} to register a new version{move}, then delete the broken one "
+        f"(dockyard models delete {ref})."
     )
+    cls = ArtifactCorruptedError if corrupted else ArtifactNotFoundError
+    return cls(message)
 
 
 def delete_model_version(ref: str | ModelRef, stack: Stack | str | None = None) -> None:

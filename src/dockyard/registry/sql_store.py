@@ -4,6 +4,16 @@ It reads and writes only the registry's own tables (:mod:`dockyard.registry.tabl
 A version's artifact and run belong to the metadata context: foreign keys guarantee
 they exist, and a caller that records the artifact and the version together opens one
 ``database.transaction()`` around both (see :func:`dockyard.registry.register_model`).
+
+Concurrency, on both databases:
+
+- Version numbers come from ``model_names.last_version``, raised in the same transaction
+  as the insert: the raise locks the model's row (PostgreSQL) or the database (SQLite)
+  until commit, so concurrent registrations get distinct numbers, and a number is never
+  given twice, even after its version was deleted.
+- ``set_alias`` is one upsert, under a lock on the version it points at; a delete locks
+  the same row, so "alias it" and "delete it" run one after the other and the loser gets
+  the registry's own error (``ModelNotFoundError`` or "in use by alias").
 """
 
 from __future__ import annotations
@@ -18,6 +28,7 @@ import sqlalchemy as sa
 from dockyard.db.engine import Database
 from dockyard.errors import ModelNotFoundError, RecordNotFoundError, RegistryError
 from dockyard.registry import tables
+from dockyard.registry.refs import check_alias, check_model_name
 from dockyard.registry.signature import Signature
 from dockyard.registry.store import ModelRegistryStore, ModelSummary, ModelVersionRecord
 
@@ -25,6 +36,7 @@ __all__ = ["SqlRegistryStore"]
 
 _versions = tables.model_versions
 _aliases = tables.model_aliases
+_names = tables.model_names
 
 _HINT = "List models with: dockyard models list"
 
@@ -45,6 +57,8 @@ class SqlRegistryStore(ModelRegistryStore):
         self.database = (
             database if isinstance(database, Database) else Database(database, **options)
         )
+        self._insert_name = self.database.insert_ignore(_names)
+        self._upsert_alias = self.database.upsert(_aliases, ("name", "alias"))
 
     def __repr__(self) -> str:
         return f"SqlRegistryStore({self.database.url!r})"
@@ -101,61 +115,78 @@ class SqlRegistryStore(ModelRegistryStore):
         requirements: Mapping[str, Any] | None = None,
         description: str | None = None,
     ) -> ModelVersionRecord:
-        if not name or any(c in name for c in ":@/ "):
-            raise RegistryError(
-                f"Invalid model name {name!r}: use letters, digits, '-', '_' or '.', "
-                f"without ':', '@', '/' or spaces."
-            )
-        joined = self.database.in_transaction()
-        for _attempt in range(5):  # two writers may pick the same next version
-            now = self.database.now()
-            try:
-                with self.database.transaction() as conn:
-                    if self.database.dialect == "postgresql":
-                        # Serialise version numbering per model; released at commit.
-                        conn.execute(
-                            sa.text("SELECT pg_advisory_xact_lock(hashtext(:key))"),
-                            {"key": f"dockyard.model_versions:{name}"},
-                        )
-                    latest = conn.execute(
-                        sa.select(sa.func.max(_versions.c.version)).where(_versions.c.name == name)
-                    ).scalar_one()
-                    version = (latest or 0) + 1
-                    values = {
-                        "name": name,
-                        "version": version,
-                        "artifact_id": artifact_id,
-                        "run_id": run_id,
-                        "step": step,
-                        "metrics": dict(metrics or {}),
-                        "signature": signature.to_dict() if signature is not None else None,
-                        "requirements": dict(requirements or {}),
-                        "description": description,
-                        "created_at": now,
-                    }
-                    conn.execute(_versions.insert(), values)
-                    return self._record(SimpleNamespace(**values), {})
-            except sa.exc.IntegrityError as exc:
-                # Either another writer took this number (SQLite, outside a transaction of
-                # ours: try the next one), or the artifact or run is not recorded.
-                if not joined and self._exists(name, version):
-                    continue
-                raise RecordNotFoundError(
-                    f"Cannot register {name!r}: artifact {artifact_id!r}"
-                    + (f" or run {run_id!r}" if run_id else "")
-                    + " is not recorded. Record the artifact first "
-                    "(MetadataStore.record_artifact), or register from a step."
-                ) from exc
-        raise RegistryError(f"Could not allocate a new version of {name!r}; try again.")
+        check_model_name(name)
+        now = self.database.now()
+        try:
+            with self.database.transaction(write=True) as conn:
+                version = self._next_version(conn, name)
+                values = {
+                    "name": name,
+                    "version": version,
+                    "artifact_id": artifact_id,
+                    "run_id": run_id,
+                    "step": step,
+                    "metrics": dict(metrics or {}),
+                    "signature": signature.to_dict() if signature is not None else None,
+                    "requirements": dict(requirements or {}),
+                    "description": description,
+                    "created_at": now,
+                }
+                conn.execute(_versions.insert(), values)
+        except sa.exc.IntegrityError as exc:
+            # The number is ours (the model's row is locked), so the artifact or run is
+            # not recorded; the rollback also gives the number back.
+            raise RecordNotFoundError(
+                f"Cannot register {name!r}: artifact {artifact_id!r}"
+                + (f" or run {run_id!r}" if run_id else "")
+                + " is not recorded. Record the artifact first "
+                "(MetadataStore.record_artifact), or register from a step."
+            ) from exc
+        return self._record(SimpleNamespace(**values), {})
 
-    def _exists(self, name: str, version: int) -> bool:
-        with self.database.transaction() as conn:
-            found = conn.execute(
-                sa.select(_versions.c.version).where(
-                    _versions.c.name == name, _versions.c.version == version
-                )
-            ).first()
-        return found is not None
+    def _next_version(self, conn: sa.Connection, name: str) -> int:
+        """Raise and return ``name``'s high-water mark, holding its lock until commit."""
+        conn.execute(self._insert_name, {"name": name, "last_version": 0})
+        conn.execute(
+            _names.update()
+            .where(_names.c.name == name)
+            .values(last_version=_names.c.last_version + 1)
+        )
+        mark = conn.execute(
+            sa.select(_names.c.last_version).where(_names.c.name == name)
+        ).scalar_one()
+        # Versions written without the mark (by dockyard 0.1 after this database was
+        # upgraded, or by hand) must not be numbered over.
+        latest = conn.execute(
+            sa.select(sa.func.max(_versions.c.version)).where(_versions.c.name == name)
+        ).scalar_one()
+        version = max(int(mark), int(latest or 0) + 1)
+        if version != mark:
+            conn.execute(_names.update().where(_names.c.name == name).values(last_version=version))
+        return version
+
+    def _lock_version(self, conn: sa.Connection, name: str, version: int, *, share: bool) -> None:
+        """Lock the version's row until commit (PostgreSQL; SQLite's write transaction
+        already holds the database); ModelNotFoundError when there is no such version."""
+        found = conn.execute(
+            sa.select(_versions.c.version)
+            .where(_versions.c.name == name, _versions.c.version == version)
+            .with_for_update(read=share)
+        ).first()
+        if found is None:
+            raise self._no_version(conn, name, version)
+
+    def _no_version(self, conn: sa.Connection, name: str, version: int) -> ModelNotFoundError:
+        self._require_model(conn, name)
+        known = conn.execute(
+            sa.select(_versions.c.version)
+            .where(_versions.c.name == name)
+            .order_by(_versions.c.version)
+        ).scalars()
+        return ModelNotFoundError(
+            f"Model {name!r} has no version {version}. Versions: "
+            f"{', '.join(str(v) for v in known)}."
+        )
 
     def get_model_version(self, name: str, version: int) -> ModelVersionRecord:
         with self.database.transaction() as conn:
@@ -163,16 +194,7 @@ class SqlRegistryStore(ModelRegistryStore):
                 sa.select(_versions).where(_versions.c.name == name, _versions.c.version == version)
             ).first()
             if row is None:
-                self._require_model(conn, name)
-                known = conn.execute(
-                    sa.select(_versions.c.version)
-                    .where(_versions.c.name == name)
-                    .order_by(_versions.c.version)
-                ).scalars()
-                raise ModelNotFoundError(
-                    f"Model {name!r} has no version {version}. Versions: "
-                    f"{', '.join(str(v) for v in known)}."
-                )
+                raise self._no_version(conn, name, version)
             return self._record(row, self._aliases_of(conn, name))
 
     def list_model_versions(self, name: str) -> list[ModelVersionRecord]:
@@ -214,20 +236,23 @@ class SqlRegistryStore(ModelRegistryStore):
         ]
 
     def set_alias(self, name: str, alias: str, version: int) -> None:
-        if not alias or any(c in alias for c in ":@/ "):
-            raise RegistryError(f"Invalid alias {alias!r}: no ':', '@', '/' or spaces.")
-        if alias.isdigit():
-            raise RegistryError(f"Invalid alias {alias!r}: an alias cannot be a number.")
-        self.get_model_version(name, version)  # clear error for an unknown version
+        check_alias(alias)
         now = self.database.now()
-        with self.database.transaction() as conn:
-            conn.execute(
-                _aliases.delete().where(_aliases.c.name == name, _aliases.c.alias == alias)
-            )
-            conn.execute(
-                _aliases.insert(),
-                {"name": name, "alias": alias, "version": version, "updated_at": now},
-            )
+
+        def write() -> None:  # idempotent: the same upsert twice leaves one alias
+            with self.database.transaction(write=True) as conn:
+                self._lock_version(conn, name, version, share=True)
+                conn.execute(
+                    self._upsert_alias,
+                    {"name": name, "alias": alias, "version": version, "updated_at": now},
+                )
+
+        try:
+            self.database.retrying(write)
+        except sa.exc.IntegrityError as exc:
+            # Only inside a caller's transaction on SQLite can the version go in between.
+            with self.database.transaction() as conn:
+                raise self._no_version(conn, name, version) from exc
 
     def remove_alias(self, name: str, alias: str) -> None:
         with self.database.transaction() as conn:
@@ -281,16 +306,36 @@ class SqlRegistryStore(ModelRegistryStore):
         return self.get_model_version(name, version)
 
     def delete_model_version(self, name: str, version: int) -> None:
-        record = self.get_model_version(name, version)
-        if record.aliases:
+        try:
+            with self.database.transaction(write=True) as conn:
+                self._lock_version(conn, name, version, share=False)
+                self._refuse_if_aliased(conn, name, version)
+                conn.execute(
+                    _versions.delete().where(
+                        _versions.c.name == name, _versions.c.version == version
+                    )
+                )
+        except sa.exc.IntegrityError as exc:  # an alias came in between (no row lock held)
+            with self.database.transaction() as conn:
+                self._refuse_if_aliased(conn, name, version)
+            raise RegistryError(
+                f"Model version {name}:{version} could not be deleted: something still "
+                "refers to it. Try again."
+            ) from exc
+
+    def _refuse_if_aliased(self, conn: sa.Connection, name: str, version: int) -> None:
+        aliases = sorted(
+            conn.execute(
+                sa.select(_aliases.c.alias).where(
+                    _aliases.c.name == name, _aliases.c.version == version
+                )
+            ).scalars()
+        )
+        if aliases:
             raise RegistryError(
                 f"Model version {name}:{version} is in use by alias(es) "
-                f"{', '.join(record.aliases)}; move them first "
-                f"(dockyard models alias {name}:OTHER {record.aliases[0]})."
-            )
-        with self.database.transaction() as conn:
-            conn.execute(
-                _versions.delete().where(_versions.c.name == name, _versions.c.version == version)
+                f"{', '.join(aliases)}; move them first "
+                f"(dockyard models alias {name}:OTHER {aliases[0]})."
             )
 
 

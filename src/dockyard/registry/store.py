@@ -84,9 +84,13 @@ class VersionUsers(Protocol):
 
 
 class ModelRegistryStore(ABC):
-    """Port for the registry's records. Versions are numbered 1, 2, ... per model.
+    """Port for the registry's records. Versions are numbered 1, 2, ... per model, and
+    a number is never given twice, even after its version was deleted (a pinned
+    ``churn:3`` must never come to name another model).
 
-    Implementations must be thread-safe.
+    Implementations must be thread-safe, and safe across processes sharing the data:
+    concurrent registrations get distinct numbers, concurrent alias moves all succeed,
+    and a delete racing an alias move ends one way or the other with a registry error.
     """
 
     flavor: ClassVar[str] = ""
@@ -104,10 +108,11 @@ class ModelRegistryStore(ABC):
         requirements: Mapping[str, Any] | None = None,
         description: str | None = None,
     ) -> ModelVersionRecord:
-        """Record the next version of ``name`` for a recorded artifact.
+        """Record the next version of ``name`` for a recorded artifact: one above the
+        highest number ever given to ``name``.
 
         Raises:
-            RegistryError: the name is invalid.
+            RegistryError: the name breaks :func:`~dockyard.registry.refs.check_model_name`.
             RecordNotFoundError: no such artifact (or run) is recorded.
         """
 
@@ -125,7 +130,12 @@ class ModelRegistryStore(ABC):
 
     @abstractmethod
     def set_alias(self, name: str, alias: str, version: int) -> None:
-        """Point ``alias`` at ``version`` (moving it from any other version)."""
+        """Point ``alias`` at ``version`` (moving it from any other version), atomically.
+
+        Raises:
+            RegistryError: the alias breaks :func:`~dockyard.registry.refs.check_alias`.
+            ModelNotFoundError: no such model or version.
+        """
 
     @abstractmethod
     def remove_alias(self, name: str, alias: str) -> None:
@@ -148,7 +158,12 @@ class ModelRegistryStore(ABC):
 
     @abstractmethod
     def delete_model_version(self, name: str, version: int) -> None:
-        """Raises RegistryError while an alias points at it."""
+        """Delete a version; its number is not given again.
+
+        Raises:
+            RegistryError: an alias points at it.
+            ModelNotFoundError: no such model or version.
+        """
 
     def describe(self) -> dict[str, Any]:
         """Config that recreates this store, secrets masked."""

@@ -1,4 +1,4 @@
-"""Tables of the registry context: model versions and aliases (migration 0002).
+"""Tables of the registry context: model versions and aliases (migrations 0002, 0006).
 
 Imported only by :mod:`dockyard.registry.sql_store` (an import-linter contract checks
 it). Foreign keys point at the metadata context's ``artifacts`` and ``runs`` by name;
@@ -9,6 +9,8 @@ nothing here imports that context's tables.
     model_versions  (name, version)   a registered model: its artifact, producing run and
                                       step, metrics, signature, library requirements
     model_aliases   (name, alias)     -> version; one version per alias per model
+    model_names     name              the last version number given; never lowered, so a
+                                      deleted version's number is never given again
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import sqlalchemy as sa
 
 from dockyard.db.types import ID_LENGTH, METADATA, JsonType, UtcDateTime
 
-__all__ = ["model_aliases", "model_versions"]
+__all__ = ["model_aliases", "model_names", "model_versions"]
 
 model_versions = sa.Table(
     "model_versions",
@@ -53,4 +55,11 @@ model_aliases = sa.Table(
         ["model_versions.name", "model_versions.version"],
         ondelete="RESTRICT",
     ),
+)
+
+model_names = sa.Table(
+    "model_names",
+    METADATA,
+    sa.Column("name", sa.String(255), primary_key=True),
+    sa.Column("last_version", sa.Integer, nullable=False),
 )

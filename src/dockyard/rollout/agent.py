@@ -31,89 +31,25 @@ import logging
 import logging.handlers
 import os
 import signal
-import subprocess
-import sys
 import threading
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from dockyard.rollout.gateway_process import GatewayClient, RemoteRoutes
     from dockyard.rollout.machine import RolloutState
-    from dockyard.rollout.store import DeploymentRecord, DeploymentStore
+    from dockyard.rollout.store import DeploymentStore
     from dockyard.stacks.stack import Stack
 
-__all__ = ["POLL_S", "agent_alive", "configure_logging", "run_agent", "spawn_agent"]
+__all__ = ["POLL_S", "GatewayKeeper", "run_agent", "serve_token"]
 
 log = logging.getLogger("dockyard.rollout")
 
 POLL_S = 0.2
 HEARTBEAT_S = 1.0
-#: A heartbeat older than this means the agent is gone.
-STALE_S = 5.0
 #: How long a gateway just started may take to answer before it is started again.
 GATEWAY_START_S = 20.0
-#: Size-bounded logs: bytes per file, files kept.
-LOG_BYTES = 5 * 1024 * 1024
-LOG_BACKUPS = 3
-
-
-def agent_alive(record: DeploymentRecord) -> bool:
-    """Whether the agent recorded on a deployment record is running."""
-    from dockyard.rollout.supervisor import pid_alive
-
-    if not record.agent_pid or record.heartbeat_at is None:
-        return False
-    age = (datetime.now(UTC) - record.heartbeat_at).total_seconds()
-    return age < STALE_S and pid_alive(record.agent_pid)
-
-
-def log_dir(root: Path, name: str) -> Path:
-    return root / ".dockyard" / "deployments" / name
-
-
-def configure_logging(path: Path) -> None:
-    """Log INFO and up to ``path``, rotated at ``LOG_BYTES`` (``LOG_BACKUPS`` kept)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handler = logging.handlers.RotatingFileHandler(
-        path, maxBytes=LOG_BYTES, backupCount=LOG_BACKUPS, encoding="utf-8"
-    )
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(logging.INFO)
-    for noisy in ("httpx", "httpcore", "aiohttp.access", "uvicorn.access"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
-
-
-def spawn_agent(name: str, root: Path, stack: str | None = None) -> int:
-    """Start the agent of ``name`` as a detached process; returns its pid."""
-    from dockyard.rollout.gateway_process import _child_env
-
-    folder = log_dir(root, name)
-    folder.mkdir(parents=True, exist_ok=True)
-    argv = [sys.executable, "-m", "dockyard", "deployments", "agent", name]
-    if stack:
-        argv += ["--stack", stack]
-    env = _child_env({**os.environ, "DOCKYARD_HOME": str(root)})
-    # stdout/stderr only carry what escapes logging (a crash at start-up); logs proper go
-    # to the rotated agent.log.
-    with open(folder / "agent.out", "ab") as out:
-        proc = subprocess.Popen(
-            argv,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            cwd=root,
-            env=env,
-            start_new_session=True,  # outlives the CLI and its terminal
-        )
-    # Reaped by a daemon thread if it exits while this process lives (no zombie, and no
-    # ResourceWarning from a Popen dropped while its process runs).
-    threading.Thread(target=proc.wait, name=f"reap-agent-{name}", daemon=True).start()
-    return proc.pid
 
 
 class GatewayKeeper:
@@ -136,8 +72,7 @@ class GatewayKeeper:
 
     def ensure(self) -> None:
         """Called every tick: start the gateway when it does not answer."""
-        from dockyard.rollout.gateway_process import spawn_gateway
-        from dockyard.rollout.supervisor import pid_alive
+        from dockyard.rollout.processes import pid_alive, spawn_gateway
 
         if self.client.alive():
             if not self.up:
@@ -206,11 +141,12 @@ def run_agent(name: str, *, stack_name: str | None = None) -> int:
     """Run the agent of deployment ``name`` until it is brought down or signalled."""
     from dockyard.rollout.controller import Controller
     from dockyard.rollout.gateway_process import GatewayClient, RemoteMetrics, RemoteRoutes
+    from dockyard.rollout.processes import agent_alive, configure_logging, deployment_dir
     from dockyard.rollout.supervisor import Supervisor
     from dockyard.stacks.stack import load_stack
 
     stack = load_stack(stack_name)
-    configure_logging(log_dir(stack.root, name) / "agent.log")
+    configure_logging(deployment_dir(stack.root, name) / "agent.log")
     store = stack.deployment_store
     record = store.get_deployment(name)
     if agent_alive(record) and record.agent_pid != os.getpid():
@@ -227,7 +163,7 @@ def run_agent(name: str, *, stack_name: str | None = None) -> int:
     def token() -> str | None:
         return serve_token(store, name, controller.state)
 
-    supervisor = Supervisor(log_dir=log_dir(stack.root, name), token=token)
+    supervisor = Supervisor(log_dir=deployment_dir(stack.root, name), token=token)
     controller = Controller(
         name, store, stack.registry_store, RemoteMetrics(client), supervisor, routes=routes
     )

@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from dockyard.errors import RecordNotFoundError, RolloutError, StaleStateError
 from dockyard.rollout.machine import RolloutState, new_rollout
@@ -88,9 +88,9 @@ def signature_problem(stable: ModelVersionRecord, candidate: ModelVersionRecord)
 
 
 def _gateway_answers(record: DeploymentRecord) -> bool:
-    from dockyard.rollout.supervisor import _ready
+    from dockyard.rollout.processes import http_ok
 
-    return _ready(record.port, record.host, path="/gateway/health")
+    return http_ok(record.port, record.host, path="/gateway/health")
 
 
 def _port_free(host: str, port: int) -> bool:
@@ -104,7 +104,7 @@ def _port_free(host: str, port: int) -> bool:
 
 def ensure_agent(name: str, stack: str | Stack | None = None) -> None:
     """Start the deployment's agent unless one is alive."""
-    from dockyard.rollout.agent import agent_alive, spawn_agent
+    from dockyard.rollout.processes import agent_alive, spawn_agent
 
     s = _stack(stack)
     if not agent_alive(s.deployment_store.get_deployment(name)):
@@ -135,13 +135,16 @@ def _environment_notes(spec: RolloutSpec) -> tuple[str, ...]:
     return tuple(notes)
 
 
-def _with_token(spec: RolloutSpec, current: RolloutState | None) -> RolloutSpec:
-    """A deployment's serve token is its own: a new rollout keeps the recorded one unless
-    it names another."""
-    if spec.needs_token or current is None:
-        return spec
-    old = current.rollout_spec
-    return dataclasses.replace(spec, token_env=old.token_env, token_file=old.token_file)
+def _deployment_settings(spec: RolloutSpec, current: RolloutState | None) -> RolloutSpec:
+    """What belongs to the deployment, not one rollout (its serve token, its replicas): a
+    new rollout keeps the recorded ones unless it names others."""
+    old = current.rollout_spec if current is not None else RolloutSpec()
+    changes: dict[str, Any] = {}
+    if not spec.needs_token:
+        changes.update(token_env=old.token_env, token_file=old.token_file)
+    if spec.replicas is None:
+        changes["replicas"] = old.replicas or 1
+    return dataclasses.replace(spec, **changes) if changes else spec
 
 
 def _given_token(spec: RolloutSpec) -> str | None:
@@ -208,6 +211,7 @@ def start(
                 f"Port {gateway_port} is in use by {owner}; choose another with --port."
             )
         token = _given_token(spec)
+        spec = _deployment_settings(spec, None)
         state, decisions = new_rollout(None, version.name, version.version, spec, now)
         store.create_deployment(name, port=gateway_port, state=state.to_dict())
         control_token(store, name)  # the gateway's control secret, made once, kept in the store
@@ -221,7 +225,7 @@ def start(
             )
         current = RolloutState.from_dict(record.state)
         token = _given_token(spec)
-        spec = _with_token(spec, current)
+        spec = _deployment_settings(spec, current)
         if current.stable is not None and version.name == current.model:
             stable = s.registry_store.get_model_version(current.model, current.stable)
             problem = signature_problem(stable, version)
@@ -260,27 +264,20 @@ def follow(
     deadline = time.monotonic() + timeout_s
     last = after
     while True:
+        # The state first: its decisions are written with it, so the events read next
+        # include every reason for the state seen.
+        record = store.get_deployment(name)
+        state = RolloutState.from_dict(record.state)
         events = [e for e in store.list_events(name, limit=50) if e.id > last]
         for event in events:
             if on_event is not None:
                 on_event(event)
         if events:
             last = events[-1].id
-        record = store.get_deployment(name)
-        state = RolloutState.from_dict(record.state)
         ended = not state.active and (state.phase != "completed" or state.alias_moved)
         # Done, once clients can reach it: the gateway starts after the first version.
         if ended and (state.phase != "completed" or _gateway_answers(record)):
             return state
-        crashing = state.backends.get(str(state.candidate), {})
-        if state.phase == "starting" and int(crashing.get("restarts") or 0) >= 2:
-            log = Path(".dockyard") / "deployments" / name / f"{state.candidate}.log"
-            raise RolloutError(
-                f"{state.ref(state.candidate)} keeps exiting before it is ready "
-                f"({crashing['restarts']} restarts); see {log}. Stop it with "
-                f"dockyard rollout abort {name} (or, for a first deployment, "
-                f"dockyard deployments down {name})."
-            )
         if time.monotonic() > deadline:
             return state
         time.sleep(0.3)
@@ -341,9 +338,8 @@ def retry(name: str, *, stack: str | Stack | None = None) -> int:
 
 def down(name: str, *, timeout_s: float = 30.0, stack: str | Stack | None = None) -> None:
     """Stop a deployment's gateway and model processes, and forget it."""
-    from dockyard.rollout.agent import agent_alive
     from dockyard.rollout.gateway_process import GatewayClient
-    from dockyard.rollout.supervisor import pid_alive
+    from dockyard.rollout.processes import agent_alive, pid_alive
 
     s = _stack(stack)
     store = s.deployment_store

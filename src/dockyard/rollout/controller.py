@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from dockyard.errors import DockyardError, RolloutError, StaleStateError
@@ -109,9 +109,22 @@ class Controller:
         self.target.adopt(self.state.backends)
         return self.state
 
-    def _save(self, state: RolloutState) -> bool:
+    def _save(
+        self,
+        state: RolloutState,
+        decisions: Sequence[Decision] = (),
+        *,
+        clear_command: bool = False,
+    ) -> bool:
+        events = [(d.kind, d.reason, dict(d.figures)) for d in decisions]
         try:
-            record = self.store.update_state(self.name, state.to_dict(), self.revision)
+            record = self.store.update_state(
+                self.name,
+                state.to_dict(),
+                self.revision,
+                events=events,
+                clear_command=clear_command,
+            )
         except StaleStateError:
             log.info("state of %s changed under us; reloading", self.name)
             self.load()
@@ -131,15 +144,21 @@ class Controller:
         state = self.state
         command, command_at = None, None
         if record.command is not None:
-            taken = self.store.take_command(self.name) or {}
-            command = str(taken.get("kind") or "") or None
-            command_at = taken.get("at")
+            # Read, not taken: it is cleared with the state it leads to (one transaction),
+            # so a tick that fails half-way leaves it to act on again.
+            command = str(record.command.get("kind") or "") or None
+            command_at = record.command.get("at")
             if command == "down":
+                self.store.take_command(self.name)
                 self.down_requested = True
                 return []
 
+        spec = state.rollout_spec
         self.target.reconcile(
-            state.model, state.wanted_versions(now), trust_pickle=state.rollout_spec.trust_pickle
+            state.model,
+            state.wanted_versions(now),
+            trust_pickle=spec.trust_pickle,
+            replicas=spec.replicas or 1,
         )
         ready = state.candidate is not None and self.target.is_ready(state.candidate)
         verdict = self._analyze(state) if due(state, now) else None
@@ -156,10 +175,15 @@ class Controller:
                 self.metrics.rotate()
             except DockyardError as exc:  # the gateway is restarting: its window is new too
                 log.warning("%s: could not open a new analysis window: %s", self.name, exc)
-        if new != state and not self._save(new):
-            return []
+        if new != state:
+            if not self._save(new, decisions, clear_command=command is not None):
+                return []
+        else:
+            if command is not None:
+                self.store.take_command(self.name)
+            for decision in decisions:
+                self.store.append_event(self.name, decision.kind, decision.reason, decision.figures)
         for decision in decisions:
-            self.store.append_event(self.name, decision.kind, decision.reason, decision.figures)
             log.info("%s: %s: %s", self.name, decision.kind, decision.reason)
         if new.phase == "completed" and not new.alias_moved and new.stable is not None:
             decisions.append(self._move_alias(new))
@@ -191,15 +215,14 @@ class Controller:
                 f"{state.model}@{alias} now points at {state.ref(state.stable)}",
                 {"alias": alias, "version": state.stable},
             )
-        if self._save(state.replace(alias_moved=True)):
-            self.store.append_event(self.name, decision.kind, decision.reason, decision.figures)
+        self._save(state.replace(alias_moved=True), [decision])
         return decision
 
     # effects ----------------------------------------------------------------------------
     def route_table(self, state: RolloutState | None = None) -> RouteTable | None:
         """The gateway table the state asks for; None while no stable version is up."""
         state = state or self.state
-        return None if state is None else route_table(state, self.target.url)
+        return None if state is None else route_table(state, self.target.urls)
 
     def apply_routes(self, state: RolloutState) -> None:
         from dockyard.rollout.routing import RouteTableRef
@@ -218,31 +241,26 @@ class Controller:
                 log.warning("%s: could not set the gateway's routes: %s", self.name, exc)
 
 
-def route_table(state: RolloutState, url_of: Callable[[int], str | None]) -> RouteTable | None:
-    """The gateway table ``state`` asks for, with each version at ``url_of(version)``;
-    None while the stable version has no URL (nothing can take traffic yet)."""
+def route_table(state: RolloutState, urls_of: Callable[[int], Sequence[str]]) -> RouteTable | None:
+    """The gateway table ``state`` asks for, with each version at ``urls_of(version)``
+    (its replicas); None while the stable version has none (nothing can take traffic)."""
     from dockyard.rollout.routing import Backend, RouteTable
 
     if state.stable is None:
         return None
     routes = state.routes()
-    urls = {
-        v: url_of(v)
-        for v in (routes["stable"], routes["candidate"], routes["shadow"])
-        if v is not None
-    }
-    stable_url = urls.get(routes["stable"])
-    if stable_url is None:
-        return None
 
     def backend(version: int | None) -> Backend | None:
-        url = urls.get(version) if version is not None else None
-        return Backend(str(version), url) if url else None
+        urls = list(urls_of(version)) if version is not None else []
+        return Backend(str(version), urls[0], tuple(urls[1:])) if urls else None
 
+    stable = backend(routes["stable"])
+    if stable is None:
+        return None
     candidate, shadow = backend(routes["candidate"]), backend(routes["shadow"])
     spec = state.rollout_spec
     return RouteTable(
-        stable=Backend(str(routes["stable"]), stable_url),
+        stable=stable,
         candidate=candidate,
         weight=routes["weight"] if candidate is not None else 0.0,
         shadow=shadow,

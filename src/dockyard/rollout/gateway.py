@@ -242,6 +242,7 @@ class GatewayApp:
         self._session: aiohttp.ClientSession | None = None
         self._mirrors: set[asyncio.Task[None]] = set()
         self.mirrors_dropped = 0
+        self._turn = 0
 
     # -- lifecycle --
 
@@ -340,7 +341,14 @@ class GatewayApp:
         parse = method == "POST"
 
         backend = table.choose(sticky_key)
-        answer = await self._forward(backend, method, target, path, headers, body, parse)
+        url = self._pick(backend)
+        answer = await self._forward(backend, method, target, path, headers, body, parse, url)
+        if answer.failed and len(backend.urls) > 1:
+            # Another process of the same version first (a crashed replica restarts behind
+            # it); the failure still counts against the version.
+            self.metrics.record(backend.version, latency_ms=answer.latency_ms, error=True)
+            url = backend.urls[(backend.urls.index(url) + 1) % len(backend.urls)]
+            answer = await self._forward(backend, method, target, path, headers, body, parse, url)
         fallback = table.fallback(backend) if self.failover and answer.failed else None
         self.metrics.record(
             backend.version,
@@ -352,7 +360,9 @@ class GatewayApp:
         if fallback is not None:
             # Inference answers have no side effects, so the request is retried once on
             # the other live version; the failure still counts against the first.
-            answer = await self._forward(fallback, method, target, path, headers, body, parse)
+            answer = await self._forward(
+                fallback, method, target, path, headers, body, parse, self._pick(fallback)
+            )
             self.metrics.record(
                 fallback.version,
                 latency_ms=answer.latency_ms,
@@ -387,10 +397,11 @@ class GatewayApp:
         headers: list[tuple[bytes, bytes]],
         body: bytes,
         parse: bool,
+        base_url: str | None = None,
     ) -> _Answer:
         answer = _Answer(backend)
         # encoded=True: the client's path and query go out byte for byte, never requoted.
-        url = yarl.URL(backend.url + target, encoded=True)
+        url = yarl.URL((base_url or backend.url) + target, encoded=True)
         out = [(name.decode("latin-1"), value.decode("latin-1")) for name, value in headers]
         started = time.perf_counter()
         try:
@@ -442,6 +453,14 @@ class GatewayApp:
             return response, content  # status and headers outlive the connection's release
         raise AssertionError("unreachable")  # pragma: no cover
 
+    def _pick(self, backend: Backend) -> str:
+        """Round-robin over a version's processes."""
+        urls = backend.urls
+        if len(urls) == 1:
+            return urls[0]
+        self._turn += 1
+        return urls[self._turn % len(urls)]
+
     # -- shadow --
 
     def _start_mirror(
@@ -475,7 +494,9 @@ class GatewayApp:
     ) -> None:
         # Marked, so a shadow service can skip side effects (emails, writes) of its own.
         headers = [*headers, _SHADOW_HEADER]
-        answer = await self._forward(shadow, method, target, path, headers, body, True)
+        answer = await self._forward(
+            shadow, method, target, path, headers, body, True, self._pick(shadow)
+        )
         agreed, compared = agreement(primary_predictions, answer.predictions)
         self.metrics.record_shadow(
             shadow.version,

@@ -28,8 +28,6 @@ import logging
 import os
 import secrets
 import socket
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -47,10 +45,8 @@ __all__ = [
     "GatewayClient",
     "RemoteMetrics",
     "RemoteRoutes",
-    "control_socket",
     "control_token",
     "run_gateway",
-    "spawn_gateway",
 ]
 
 log = logging.getLogger("dockyard.rollout")
@@ -60,15 +56,6 @@ WATCH_S = 1.0
 #: Least time between two agents the gateway starts (a crash-looping agent is not forked
 #: every second).
 RESPAWN_S = 10.0
-
-
-def deployment_dir(root: Path, name: str) -> Path:
-    return root / ".dockyard" / "deployments" / name
-
-
-def control_socket(root: Path, name: str) -> Path:
-    """The Unix socket of the deployment's control plane."""
-    return deployment_dir(root, name) / "gateway.sock"
 
 
 def control_token(store: DeploymentStore, name: str) -> str:
@@ -104,6 +91,8 @@ class GatewayClient:
     @classmethod
     def for_deployment(cls, stack: Stack, name: str, *, timeout_s: float = 1.0) -> GatewayClient:
         store = stack.deployment_store
+        from dockyard.rollout.processes import control_socket
+
         token = control_token(store, name)
         return cls(control_socket(stack.root, name), token, timeout_s=timeout_s)
 
@@ -221,39 +210,6 @@ class RemoteMetrics:
         return self.client.rotate()
 
 
-def spawn_gateway(name: str, root: Path, stack: str | None = None) -> int:
-    """Start the gateway of ``name`` as a detached process; returns its pid."""
-    folder = deployment_dir(root, name)
-    folder.mkdir(parents=True, exist_ok=True)
-    argv = [sys.executable, "-m", "dockyard", "deployments", "gateway", name]
-    if stack:
-        argv += ["--stack", stack]
-    env = _child_env({**os.environ, "DOCKYARD_HOME": str(root)})
-    with open(folder / "gateway.log", "ab") as out:
-        proc = subprocess.Popen(
-            argv,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            cwd=root,
-            env=env,
-            start_new_session=True,  # outlives the agent: its death must not stop traffic
-        )
-    threading.Thread(target=proc.wait, name=f"reap-gateway-{name}", daemon=True).start()
-    return proc.pid
-
-
-#: Settings a deployment takes from its recorded spec only, never from whoever's
-#: environment happens to start or restart one of its processes.
-SCRUBBED_ENV = ("DOCKYARD_TRUST_PICKLE", "DOCKYARD_SERVE_TOKEN")
-
-
-def _child_env(env: dict[str, str]) -> dict[str, str]:
-    for key in SCRUBBED_ENV:
-        env.pop(key, None)
-    return env
-
-
 def _bind(host: str, port: int, path: Path) -> tuple[socket.socket, socket.socket]:
     tcp = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
     tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -282,7 +238,7 @@ def _watch(
     server: Any,
 ) -> None:
     """Start a new agent when the deployment's agent is gone; stop when the deployment is."""
-    from dockyard.rollout.agent import agent_alive, spawn_agent
+    from dockyard.rollout.processes import agent_alive, spawn_agent
 
     store = stack.deployment_store
     last_spawn = 0.0
@@ -306,11 +262,11 @@ def run_gateway(name: str, *, stack_name: str | None = None) -> int:
     """Serve the gateway of deployment ``name`` until it is stopped."""
     import uvicorn
 
-    from dockyard.rollout.agent import configure_logging
     from dockyard.rollout.controller import route_table
     from dockyard.rollout.gateway import create_gateway_app
     from dockyard.rollout.machine import RolloutState
     from dockyard.rollout.metrics import RolloutMetrics
+    from dockyard.rollout.processes import configure_logging, control_socket, deployment_dir
     from dockyard.rollout.routing import RouteTableRef
     from dockyard.stacks.stack import load_stack
 
@@ -319,8 +275,11 @@ def run_gateway(name: str, *, stack_name: str | None = None) -> int:
     store = stack.deployment_store
     record = store.get_deployment(name)
     state = RolloutState.from_dict(record.state)
-    urls = {int(v): str(b.get("url") or "") for v, b in state.backends.items()}
-    table = route_table(state, lambda v: urls.get(v) or None)
+    urls = {
+        int(v): [str(r["url"]) for r in (b, *(b.get("replicas") or ())) if r.get("url")]
+        for v, b in state.backends.items()
+    }
+    table = route_table(state, lambda v: urls.get(v, []))
     if table is None:
         raise RolloutError(
             f"Deployment {name!r} has no stable version running yet; its agent starts the "

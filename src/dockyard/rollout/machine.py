@@ -56,6 +56,8 @@ JUDGED_PHASES = frozenset({"progressing", "switched", "shadowing"})
 #: How soon an inconclusive window is looked at again (at most the interval).
 RECHECK_S = 2.0
 COMMANDS = ("promote", "abort", "retry")
+#: A candidate whose process exited this many times before it was ready is rolled back.
+MAX_START_FAILURES = 3
 
 
 @dataclass(frozen=True)
@@ -522,15 +524,24 @@ def _complete(
 
 
 def _not_ready(state: RolloutState, now: float) -> tuple[RolloutState, list[Decision]]:
-    """Keep waiting for the candidate to be ready, up to the spec's ready timeout."""
+    """Keep waiting for the candidate to be ready, up to the spec's ready timeout, or
+    until its process has exited ``MAX_START_FAILURES`` times (a crash loop)."""
     limit = state.rollout_spec.ready_timeout_s
-    if state.started_at is None or now - state.started_at <= limit:
+    restarts = int((state.backends.get(str(state.candidate)) or {}).get("restarts") or 0)
+    ref = state.ref(state.candidate)
+    if restarts >= MAX_START_FAILURES:
+        reason = (
+            f"{ref} exited {restarts} times before it was ready (see its log in "
+            ".dockyard/deployments/)"
+        )
+    elif state.started_at is not None and now - state.started_at > limit:
+        reason = (
+            f"{ref} was not ready {limit:g}s after its rollout began (see its log in "
+            ".dockyard/deployments/)"
+        )
+    else:
         return state, []
-    reason = (
-        f"{state.ref(state.candidate)} was not ready {limit:g}s after its rollout began "
-        "(see its log in .dockyard/deployments/)"
-    )
-    figures = {"candidate": state.candidate, "ready_timeout_s": limit}
+    figures = {"candidate": state.candidate, "ready_timeout_s": limit, "restarts": restarts}
     if state.stable is not None:
         return _end(state, now, "rolled_back", "rollback", reason, figures)
     new = state.replace(

@@ -58,29 +58,51 @@ class Backend:
         version: The model version it serves, as shown in ``x-dockyard-backend``.
         url: Base URL of its HTTP service, e.g. ``http://127.0.0.1:8001``. The request
             path is appended to it unchanged.
+        replicas: Base URLs of more processes serving the same version: requests go
+            round-robin over ``url`` and these, and one a replica fails is retried on the
+            next.
     """
 
     version: str
     url: str
+    replicas: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not str(self.version):
             raise RolloutError("A backend needs a version; got an empty string.")
-        url = str(self.url).rstrip("/")
-        if not url.startswith(("http://", "https://")):
-            raise RolloutError(
-                f"Backend {self.version!r} has URL {self.url!r}; give a base URL that starts "
-                "with http:// or https:// (e.g. http://127.0.0.1:8001)."
-            )
+        urls = [_base_url(self.version, u) for u in (self.url, *self.replicas)]
         object.__setattr__(self, "version", str(self.version))
-        object.__setattr__(self, "url", url)
+        object.__setattr__(self, "url", urls[0])
+        object.__setattr__(self, "replicas", tuple(urls[1:]))
 
-    def to_dict(self) -> dict[str, str]:
-        return {"version": self.version, "url": self.url}
+    @property
+    def urls(self) -> tuple[str, ...]:
+        """Every process of this version: ``url`` first."""
+        return (self.url, *self.replicas)
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"version": self.version, "url": self.url}
+        if self.replicas:
+            data["replicas"] = list(self.replicas)
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Backend:
-        return cls(version=str(data["version"]), url=str(data["url"]))
+        return cls(
+            version=str(data["version"]),
+            url=str(data["url"]),
+            replicas=tuple(str(u) for u in data.get("replicas") or ()),
+        )
+
+
+def _base_url(version: object, value: object) -> str:
+    url = str(value).rstrip("/")
+    if not url.startswith(("http://", "https://")):
+        raise RolloutError(
+            f"Backend {version!r} has URL {value!r}; give a base URL that starts "
+            "with http:// or https:// (e.g. http://127.0.0.1:8001)."
+        )
+    return url
 
 
 def _percent(name: str, value: float) -> float:

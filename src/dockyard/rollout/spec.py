@@ -141,6 +141,10 @@ class RolloutSpec:
             starts (the file's path is recorded, never its content).
         ready_timeout_s: A candidate that is not ready this long after its rollout began
             is rolled back (the first deployment fails) with the reason.
+        replicas: Processes per version; the gateway spreads requests over them and
+            retries one a replica fails on another, so a crashed process is not seen by
+            clients while the supervisor starts it again. None: as the deployment had
+            (1 for a first deployment).
 
     Raises:
         RolloutError: any invalid value, with the value and the fix.
@@ -160,6 +164,7 @@ class RolloutSpec:
     token_env: str | None = None
     token_file: str | None = None
     ready_timeout_s: float = 120.0
+    replicas: int | None = None
 
     def __post_init__(self) -> None:
         if self.strategy not in STRATEGIES:
@@ -200,6 +205,14 @@ class RolloutSpec:
                 f"Invalid token environment variable name {self.token_env!r}: use letters, "
                 "digits and '_' (e.g. CHURN_API_TOKEN)."
             )
+        if self.replicas is not None and (
+            isinstance(self.replicas, bool)
+            or not isinstance(self.replicas, int)
+            or not 1 <= self.replicas <= 64
+        ):
+            raise RolloutError(
+                f"replicas must be a whole number from 1 to 64; got {self.replicas!r}."
+            )
         if self.token_env and self.token_file:
             raise RolloutError("Give the serve token one way: --token-env or --token-file.")
         if self.token_file is not None:
@@ -235,6 +248,7 @@ class RolloutSpec:
         token_env: str | None = None,
         token_file: str | Path | None = None,
         ready_timeout: str | float | None = None,
+        replicas: int | None = None,
         base: RolloutSpec | None = None,
     ) -> RolloutSpec:
         """A spec from command-line values; ``None`` keeps ``base``'s (or the default).
@@ -253,6 +267,7 @@ class RolloutSpec:
             ("token_env", token_env),
             ("token_file", str(token_file) if token_file is not None else None),
             ("ready_timeout_s", ready_timeout),
+            ("replicas", replicas),
         ):
             if value is not None:
                 changes[key] = value
@@ -295,7 +310,8 @@ class RolloutSpec:
             raise RolloutError(
                 f"Unknown rollout setting(s) {', '.join(unknown)}; known: "
                 f"strategy, steps, interval, bake, mirror, analysis, sticky_header, "
-                "failover, alias, drain, trust_pickle, token_env, token_file, ready_timeout."
+                "failover, alias, drain, trust_pickle, token_env, token_file, ready_timeout, "
+                "replicas."
             )
         kwargs = dict(data)
         for short, full in (
@@ -336,6 +352,7 @@ class RolloutSpec:
             "token_env": self.token_env,
             "token_file": self.token_file,
             "ready_timeout_s": self.ready_timeout_s,
+            "replicas": self.replicas,
         }
 
     def post_switch_analysis(self) -> AnalysisConfig:

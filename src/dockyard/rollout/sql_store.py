@@ -9,7 +9,7 @@ the caller, decides who wrote first.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 import sqlalchemy as sa
@@ -144,9 +144,22 @@ class SqlDeploymentStore(DeploymentStore):
                 raise self._missing(name)
 
     def update_state(
-        self, name: str, state: Mapping[str, Any], expected_revision: int
+        self,
+        name: str,
+        state: Mapping[str, Any],
+        expected_revision: int,
+        *,
+        events: Sequence[tuple[str, str, Mapping[str, Any]]] = (),
+        clear_command: bool = False,
     ) -> DeploymentRecord:
         now = self.database.now()
+        values: dict[str, Any] = {
+            "state": dict(state),
+            "revision": expected_revision + 1,
+            "updated_at": now,
+        }
+        if clear_command:
+            values["command"] = sa.null()
         with self.database.transaction() as conn:
             result = conn.execute(
                 _deployments.update()
@@ -154,9 +167,23 @@ class SqlDeploymentStore(DeploymentStore):
                     _deployments.c.name == name,
                     _deployments.c.revision == expected_revision,
                 )
-                .values(state=dict(state), revision=expected_revision + 1, updated_at=now)
+                .values(**values)
             )
             if result.rowcount == 1:
+                if events:
+                    conn.execute(
+                        _events.insert(),
+                        [
+                            {
+                                "deployment": name,
+                                "kind": kind,
+                                "reason": reason,
+                                "figures": dict(figures),
+                                "created_at": now,
+                            }
+                            for kind, reason, figures in events
+                        ],
+                    )
                 row = conn.execute(
                     sa.select(*_RECORD_COLUMNS).where(_deployments.c.name == name)
                 ).one()

@@ -25,7 +25,7 @@ Example::
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar
@@ -99,9 +99,22 @@ class DeploymentStore(ABC):
 
     @abstractmethod
     def update_state(
-        self, name: str, state: Mapping[str, Any], expected_revision: int
+        self,
+        name: str,
+        state: Mapping[str, Any],
+        expected_revision: int,
+        *,
+        events: Sequence[tuple[str, str, Mapping[str, Any]]] = (),
+        clear_command: bool = False,
     ) -> DeploymentRecord:
-        """Replace the state if the stored revision is ``expected_revision``.
+        """Replace the state if the stored revision is ``expected_revision``, with the
+        decisions that led to it and the operator command they answer, atomically.
+
+        Args:
+            events: ``(kind, reason, figures)`` decisions appended in the same
+                transaction: a reader never sees the new state without its reasons.
+            clear_command: the waiting operator command was acted on; it is cleared in
+                the same transaction (so a failed write leaves it to act on again).
 
         Returns:
             The record at the new revision (``expected_revision + 1``).

@@ -31,13 +31,13 @@ from pathlib import Path
 from typing import Any
 
 from dockyard.errors import DockyardError
+from dockyard.rollout.processes import child_env, http_ok, pid_alive
 from dockyard.rollout.target import DeployTarget
 
-__all__ = ["Supervisor", "free_port", "pid_alive"]
+__all__ = ["Supervisor", "free_port"]
 
 log = logging.getLogger("dockyard.rollout")
 
-READY_PATH = "/v2/health/ready"
 #: A version that could not be started (no token) is tried again this much later.
 REFUSED_RETRY_S = 10.0
 
@@ -48,26 +48,10 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(s.getsockname()[1])
 
 
-def pid_alive(pid: int | None) -> bool:
-    """Whether a process with ``pid`` exists (and is not a zombie of ours)."""
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a zombie exists but is dead for our purpose
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split(") ", 1)[1][:1] != "Z"
-    except (OSError, IndexError):
-        return True
-
-
 @dataclass
 class _Proc:
     version: int
+    replica: int
     port: int
     pid: int
     popen: subprocess.Popen[bytes] | None  # None when adopted from an earlier agent
@@ -84,21 +68,6 @@ class _Proc:
         if self.popen is not None:
             return self.popen.poll() is None
         return pid_alive(self.pid)
-
-
-def _ready(
-    port: int, host: str = "127.0.0.1", timeout: float = 0.3, path: str = READY_PATH
-) -> bool:
-    """One quick HTTP GET answered 200 (no client library: this runs often)."""
-    try:
-        with socket.create_connection((host, port), timeout=timeout) as sock:
-            sock.settimeout(timeout)
-            request = f"GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
-            sock.sendall(request.encode())
-            head = sock.recv(64)
-    except OSError:
-        return False
-    return head.startswith((b"HTTP/1.1 200", b"HTTP/1.0 200"))
 
 
 class Supervisor(DeployTarget):
@@ -137,75 +106,103 @@ class Supervisor(DeployTarget):
         self.token = token
         self.ready_timeout_s = ready_timeout_s
         self.stop_timeout_s = stop_timeout_s
-        self._procs: dict[int, _Proc] = {}
+        self._procs: dict[tuple[int, int], _Proc] = {}  # (version, replica) -> process
         self._refused: dict[int, float] = {}  # version -> when its start was refused
         self._stopping: list[_Proc] = []
 
     # what the controller asks --------------------------------------------------------
+    def _replicas(self, version: int) -> list[_Proc]:
+        return [p for (v, _), p in sorted(self._procs.items()) if v == version]
+
     def is_ready(self, version: int) -> bool:
-        proc = self._procs.get(version)
-        return proc is not None and proc.ready
+        """Every wanted process of ``version`` answers its readiness check."""
+        procs = self._replicas(version)
+        return bool(procs) and all(p.ready for p in procs)
 
     def url(self, version: int) -> str | None:
-        proc = self._procs.get(version)
-        return proc.url if proc is not None else None
+        urls = self.urls(version)
+        return urls[0] if urls else None
+
+    def urls(self, version: int) -> list[str]:
+        """The processes of ``version`` that answer (all of them while none does yet)."""
+        procs = self._replicas(version)
+        ready = [p.url for p in procs if p.ready]
+        return ready or [p.url for p in procs]
 
     def record(self) -> dict[str, dict[str, Any]]:
-        return {
-            str(v): {
+        out: dict[str, dict[str, Any]] = {}
+        for (version, _), p in sorted(self._procs.items()):
+            info = {
                 "port": p.port,
                 "pid": p.pid,
                 "url": p.url,
                 "ready": p.ready,
                 "restarts": p.restarts,
             }
-            for v, p in sorted(self._procs.items())
-        }
+            main = out.get(str(version))
+            if main is None:
+                out[str(version)] = info
+            else:
+                main.setdefault("replicas", []).append(info)
+        return out
 
     def adopt(self, backends: Mapping[str, Mapping[str, Any]]) -> None:
         """Take over the processes an earlier agent recorded, when they still answer."""
-        for key, info in backends.items():
-            version, pid, port = int(key), int(info.get("pid") or 0), int(info.get("port") or 0)
-            if version in self._procs or not port:
-                continue
-            if pid_alive(pid) and _ready(port, self.host):
-                log.info("adopted version %s (pid %s, port %s)", version, pid, port)
-                self._procs[version] = _Proc(
-                    version,
-                    port,
-                    pid,
-                    None,
-                    time.time(),
-                    ready=True,
-                    restarts=int(info.get("restarts") or 0),
-                )
-            elif pid_alive(pid):
-                # Alive but not answering: not trustworthy; replace it.
-                self._stopping.append(_Proc(version, port, pid, None, time.time()))
-                self._terminate(self._stopping[-1])
+        for key, main in backends.items():
+            version = int(key)
+            for replica, info in enumerate([main, *(main.get("replicas") or ())]):
+                pid, port = int(info.get("pid") or 0), int(info.get("port") or 0)
+                if (version, replica) in self._procs or not port:
+                    continue
+                if pid_alive(pid) and http_ok(port, self.host):
+                    log.info("adopted version %s (pid %s, port %s)", version, pid, port)
+                    self._procs[version, replica] = _Proc(
+                        version,
+                        replica,
+                        port,
+                        pid,
+                        None,
+                        time.time(),
+                        ready=True,
+                        restarts=int(info.get("restarts") or 0),
+                    )
+                elif pid_alive(pid):
+                    # Alive but not answering: not trustworthy; replace it.
+                    self._stopping.append(_Proc(version, replica, port, pid, None, time.time()))
+                    self._terminate(self._stopping[-1])
 
-    def reconcile(self, model: str, wanted: Iterable[int], *, trust_pickle: bool = False) -> None:
-        """Bring the running processes in line with ``wanted`` (never blocks long)."""
+    def reconcile(
+        self, model: str, wanted: Iterable[int], *, trust_pickle: bool = False, replicas: int = 1
+    ) -> None:
+        """Bring the running processes in line with ``wanted`` versions, ``replicas``
+        processes each (never blocks long). A process that exited is started again at
+        once the first time (then after 0.5 s, 1 s, 2 s ... of a crash loop)."""
         now = time.time()
-        wanted = list(wanted)
-        for version in wanted:
-            proc = self._procs.get(version)
+        keys = [(v, r) for v in wanted for r in range(max(1, replicas))]
+        for key in keys:
+            version, replica = key
+            proc = self._procs.get(key)
             if proc is None:
-                self._start(model, version, trust_pickle)
+                self._start(model, version, replica, trust_pickle)
                 continue
             if not proc.alive():
                 proc.ready = False
-                # Back off a crash loop: 0.5 s, 1 s, 2 s ... up to 30 s after the last start.
-                if now - proc.started_at < min(30.0, 0.5 * 2**proc.restarts):
+                backoff = 0.0 if proc.restarts == 0 else min(30.0, 0.5 * 2 ** (proc.restarts - 1))
+                if now - proc.started_at < backoff:
                     continue
                 log.warning("version %s (pid %s) exited; starting it again", version, proc.pid)
                 self._reap(proc)
                 self._start(
-                    model, version, trust_pickle, port=proc.port, restarts=proc.restarts + 1
+                    model,
+                    version,
+                    replica,
+                    trust_pickle,
+                    port=proc.port,
+                    restarts=proc.restarts + 1,
                 )
                 continue
             if not proc.ready:
-                if _ready(proc.port, self.host):
+                if http_ok(proc.port, self.host):
                     proc.ready = True
                 elif now - proc.started_at > self.ready_timeout_s:
                     log.warning(
@@ -215,10 +212,10 @@ class Supervisor(DeployTarget):
                     )
                     self._terminate(proc, kill=True)
                     self._reap(proc)
-                    self._start(model, version, trust_pickle, restarts=proc.restarts + 1)
-        for version in [v for v in self._procs if v not in wanted]:
-            proc = self._procs.pop(version)
-            log.info("stopping version %s (pid %s)", version, proc.pid)
+                    self._start(model, version, replica, trust_pickle, restarts=proc.restarts + 1)
+        for key in [k for k in self._procs if k not in keys]:
+            proc = self._procs.pop(key)
+            log.info("stopping version %s (pid %s)", proc.version, proc.pid)
             self._terminate(proc)
             self._stopping.append(proc)
         self._finish_stopping(now)
@@ -243,6 +240,7 @@ class Supervisor(DeployTarget):
         self,
         model: str,
         version: int,
+        replica: int,
         trust_pickle: bool,
         *,
         port: int | None = None,
@@ -251,9 +249,7 @@ class Supervisor(DeployTarget):
         port = port or free_port(self.host)
         ref = f"{model}:{version}"
         argv = self.command(ref, self.host, port, trust_pickle)
-        from dockyard.rollout.gateway_process import _child_env
-
-        env = _child_env({**os.environ, **self.env})
+        env = child_env({**os.environ, **self.env})
         if trust_pickle:
             env["DOCKYARD_TRUST_PICKLE"] = "1"
         if time.time() - self._refused.get(version, 0.0) < REFUSED_RETRY_S:
@@ -269,7 +265,8 @@ class Supervisor(DeployTarget):
         out: Any = subprocess.DEVNULL
         if self.log_dir is not None:
             self.log_dir.mkdir(parents=True, exist_ok=True)
-            out = open(self.log_dir / f"{version}.log", "ab")  # noqa: SIM115 - the child owns it
+            name = f"{version}.log" if replica == 0 else f"{version}-{replica}.log"
+            out = open(self.log_dir / name, "ab")  # noqa: SIM115 - the child owns it
         try:
             popen = subprocess.Popen(
                 argv, stdout=out, stderr=subprocess.STDOUT, env=env, stdin=subprocess.DEVNULL
@@ -278,8 +275,8 @@ class Supervisor(DeployTarget):
             if out is not subprocess.DEVNULL:
                 out.close()
         log.info("started %s on port %s (pid %s)", ref, port, popen.pid)
-        self._procs[version] = _Proc(
-            version, port, popen.pid, popen, time.time(), restarts=restarts
+        self._procs[version, replica] = _Proc(
+            version, replica, port, popen.pid, popen, time.time(), restarts=restarts
         )
 
     def _terminate(self, proc: _Proc, *, kill: bool = False) -> None:

@@ -14,7 +14,7 @@ never wait for them)::
         def __init__(self):
             self.running = {}
 
-        def reconcile(self, model, wanted, *, trust_pickle=False):
+        def reconcile(self, model, wanted, *, trust_pickle=False, replicas=1):
             self.running = {v: f"http://{model}-{v}.local" for v in wanted}
 
         def is_ready(self, version):
@@ -43,9 +43,12 @@ class DeployTarget(ABC):
     """Runs the model versions of one deployment and says where each answers."""
 
     @abstractmethod
-    def reconcile(self, model: str, wanted: Iterable[int], *, trust_pickle: bool = False) -> None:
-        """Bring what runs in line with ``wanted`` versions of ``model``: start what is
-        missing, restart what died, stop what is no longer wanted. Never blocks long."""
+    def reconcile(
+        self, model: str, wanted: Iterable[int], *, trust_pickle: bool = False, replicas: int = 1
+    ) -> None:
+        """Bring what runs in line with ``wanted`` versions of ``model``, ``replicas``
+        processes (pods...) each: start what is missing, restart what died, stop what is
+        no longer wanted. Never blocks long."""
 
     @abstractmethod
     def is_ready(self, version: int) -> bool:
@@ -54,6 +57,11 @@ class DeployTarget(ABC):
     @abstractmethod
     def url(self, version: int) -> str | None:
         """The base URL ``version`` answers on (None while it has none)."""
+
+    def urls(self, version: int) -> list[str]:
+        """Every base URL ``version`` answers on (its replicas); default: :meth:`url`."""
+        url = self.url(version)
+        return [url] if url else []
 
     @abstractmethod
     def record(self) -> dict[str, dict[str, Any]]:

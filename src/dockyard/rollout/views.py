@@ -135,9 +135,9 @@ def status(name: str, *, stack: str | Stack | None = None, live: bool = True) ->
     Raises:
         RecordNotFoundError: no deployment of that name.
     """
-    from dockyard.rollout.agent import agent_alive
     from dockyard.rollout.analysis import prediction_divergence
     from dockyard.rollout.metrics import VersionSnapshot
+    from dockyard.rollout.processes import agent_alive
 
     s = _stack(stack)
     store = s.deployment_store

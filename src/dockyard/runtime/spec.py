@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from dockyard.errors import ArtifactCorruptedError, ArtifactNotFoundError
+
 if TYPE_CHECKING:
     from dockyard.artifacts.base import ArtifactStore
     from dockyard.artifacts.materializers.registry import MaterializerRegistry
@@ -64,13 +66,17 @@ class RuntimeSpec:
                 (checked here, before any process is started).
         """
         from dockyard.pipelines.artifact_io import check_trust
-        from dockyard.registry.model import get_model_version
+        from dockyard.registry.model import broken_artifact_error, get_model_version
         from dockyard.stacks.stack import Stack, load_stack
 
         s = stack if isinstance(stack, Stack) else load_stack(stack)
         record = get_model_version(ref, s)
         artifact = s.metadata_store.get_artifact(record.artifact_id)
         check_trust(artifact, trust_pickle=trust_pickle)
+        if not s.artifact_store.exists(artifact.uri):  # said now, before a process starts
+            raise broken_artifact_error(
+                record.ref, artifact, run_id=record.run_id, aliases=record.aliases
+            )
         return cls(
             name=record.name,
             version=record.version,
@@ -109,9 +115,14 @@ class RuntimeSpec:
             from dockyard.artifacts.materializers.registry import MaterializerRegistry
 
             materializers = MaterializerRegistry()
-        model = load_value(
-            self.artifact, artifact_store, materializers, trust_pickle=self.trust_pickle
-        )
+        try:
+            model = load_value(
+                self.artifact, artifact_store, materializers, trust_pickle=self.trust_pickle
+            )
+        except (ArtifactNotFoundError, ArtifactCorruptedError) as exc:
+            from dockyard.registry.model import broken_artifact_error
+
+            raise broken_artifact_error(self.label, self.artifact, exc) from exc
         return ModelRuntime(
             model,
             self.signature,

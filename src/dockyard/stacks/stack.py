@@ -173,8 +173,10 @@ def build_component(kind: ComponentKind, options: dict[str, Any]) -> Any:
     cls = _plugins.load(kind.group, flavor)
     try:
         component = cls(**options)
-    except TypeError as exc:
-        raise StackError(f"Bad options for {kind.name} {flavor!r}: {exc}") from None
+    except (TypeError, ValueError) as exc:
+        raise StackError(
+            f"Bad options for {kind.name} {flavor!r}: {exc}. Fix it in .dockyard/config.yaml."
+        ) from None
     port = _port(kind)
     if not isinstance(component, port):
         raise StackError(

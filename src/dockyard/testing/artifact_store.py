@@ -142,6 +142,20 @@ class ArtifactStoreContract:
         assert store.put(b"weights v1") == blob
         assert store.get(blob.uri) == b"weights v1"
 
+    def test_put_repairs_a_same_size_corruption(self, store: ArtifactStore, tamper: Tamper) -> None:
+        """A flipped byte keeps the size: a store that skips the write when the stored
+        size matches could never be repaired, and --no-cache (the fix every corruption
+        error suggests) would fail forever. Putting the same bytes again must rewrite them."""
+        data = b"model weights, version one"
+        blob = store.put(data)
+        flipped = bytes([data[0] ^ 0x01]) + data[1:]
+        assert len(flipped) == len(data)
+        tamper(blob.uri, flipped)
+        with pytest.raises(ArtifactCorruptedError):
+            store.get(blob.uri)
+        assert store.put(data) == blob
+        assert store.get(blob.uri) == data
+
     def test_concurrent_puts_from_threads(self, store: ArtifactStore) -> None:
         """The parallel orchestrator saves outputs of several steps at once, often the same
         bytes (an empty list, a shared config): no error, no torn blob, one URI per content."""

@@ -165,6 +165,30 @@ class DeploymentStoreContract:
         store.set_command("d", {"kind": "promote"})  # the agent took the first one
         assert store.take_command("d") == {"kind": "promote"}
 
+    def test_a_state_its_decisions_and_its_command_are_written_together(
+        self, store: DeploymentStore
+    ) -> None:
+        """A reader (`deploy --wait`) that sees a new state must see the decisions that
+        led to it, and the command they answer must be gone with them (a controller
+        that dies half-way acts on it again instead of losing it)."""
+        dep = store.create_deployment("d", port=8080, state={"phase": "progressing"})
+        store.set_command("d", {"kind": "abort"})
+        new = store.update_state(
+            "d",
+            {"phase": "aborted"},
+            dep.revision,
+            events=[("abort", "operator abort", {"weight": 10.0})],
+            clear_command=True,
+        )
+        assert new.command is None
+        assert new.state == {"phase": "aborted"}
+        assert [(e.kind, e.figures) for e in store.list_events("d")] == [
+            ("abort", {"weight": 10.0})
+        ]
+        with pytest.raises(StaleStateError):  # a stale write adds no event either
+            store.update_state("d", {}, dep.revision, events=[("x", "y", {})])
+        assert len(store.list_events("d")) == 1
+
     def test_secrets_stay_out_of_every_record(self, store: DeploymentStore) -> None:
         """The gateway's control token is read only by who asks for it: records (which
         are printed, logged and compared) never carry it."""

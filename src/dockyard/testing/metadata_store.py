@@ -23,7 +23,9 @@ the first one wrote, unless ``supports_durability = False``). It may also provid
 from __future__ import annotations
 
 import hashlib
+import os
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -66,9 +68,12 @@ class MetadataStoreContract:
     Attributes:
         supports_durability: the data outlives the store object (False for a database
             in memory): switches the reopening test on or off.
+        supports_crash_detection: a run whose process died reads as ``crashed`` (the
+            store records the owner and its heartbeats). Needs ``supports_durability``.
     """
 
     supports_durability: ClassVar[bool] = True
+    supports_crash_detection: ClassVar[bool] = True
 
     # fixtures the subclass provides ----------------------------------------------------
     @pytest.fixture
@@ -136,6 +141,52 @@ class MetadataStoreContract:
 
         store.finish_run(run.id, "completed")
         assert store.get_run(run.id).status == "completed"
+
+    def test_a_run_whose_process_died_reads_as_crashed(
+        self, store: MetadataStore, make_store: Callable[[], MetadataStore]
+    ) -> None:
+        """A `dockyard run` killed with SIGKILL, or that lost the database at its end,
+        never calls finish_run: without crash detection its run says `running` forever and
+        nobody knows to run it again. A run whose owner is gone reads as `crashed`, with a
+        one-line error saying what happened and what to do; a run whose owner lives stays
+        `running`; a status written later (by hand, or by a late finish_run) wins."""
+        if not (self.supports_durability and self.supports_crash_detection):
+            pytest.skip(f"{type(self).__name__}: no crash detection across store objects")
+        if not hasattr(os, "fork"):
+            pytest.skip("needs os.fork to make a process that dies mid-run")
+        orphan = _create_run_in_a_process_that_dies(make_store)
+        live = new_run(store)
+
+        crashed = store.get_run(orphan)
+        assert crashed.status == "crashed"
+        assert crashed.error
+        assert "\n" not in crashed.error
+        assert store.get_run(live).status == "running"
+        statuses = {r.id: r.status for r in store.list_runs()}
+        assert statuses == {orphan: "crashed", live: "running"}
+
+        store.finish_run(orphan, "failed", error="marked failed by hand")
+        assert (store.get_run(orphan).status, store.get_run(orphan).error) == (
+            "failed",
+            "marked failed by hand",
+        )
+
+    def test_heartbeat_never_revives_a_finished_run(self, store: MetadataStore) -> None:
+        """The running process reports every few seconds that it lives; a heartbeat that
+        arrives after finish_run (a slow thread) must not make a finished run `running`
+        again, and one for a run that is gone is nothing to keep alive (no error)."""
+        run = new_run(store)
+        before = store.get_run(run)
+        store.heartbeat(run)
+        after = store.get_run(run)
+        assert after.status == "running"
+        if before.heartbeat_at is not None:
+            assert after.heartbeat_at is not None
+            assert after.heartbeat_at >= before.heartbeat_at
+        store.finish_run(run, "completed")
+        store.heartbeat(run)
+        assert store.get_run(run).status == "completed"
+        store.heartbeat(uuid.uuid4().hex)
 
     def test_finish_unknown_run_is_not_found(self, store: MetadataStore) -> None:
         """Finishing a run that does not exist must fail loudly, not silently do nothing:
@@ -470,6 +521,21 @@ class MetadataStoreContract:
         assert len({r.id for r in results}) == 1
         assert len(results) == 6
 
+    def test_list_artifacts_in_pages(self, store: MetadataStore) -> None:
+        """`dockyard artifacts verify` checks every artifact of a project, registered
+        models included (they belong to no run): the store lists them all, a page at a
+        time in id order, so a walk over a large project is bounded and resumable."""
+        assert store.list_artifacts() == []
+        ids = sorted(store.record_artifact(draft(f"blob {i}")).id for i in range(7))
+        assert [a.id for a in store.list_artifacts()] == ids
+        first = store.list_artifacts(limit=3)
+        assert [a.id for a in first] == ids[:3]
+        rest = store.list_artifacts(after=first[-1].id, limit=10)
+        assert [a.id for a in rest] == ids[3:]
+        assert store.list_artifacts(after=ids[-1]) == []
+        assert store.list_artifacts(limit=0) == []
+        assert first[0] == store.get_artifact(ids[0])
+
     def test_describe_names_the_flavor_and_hides_secrets(
         self, store: MetadataStore, store_with_secret: tuple[MetadataStore, str] | None
     ) -> None:
@@ -497,3 +563,37 @@ class MetadataStoreContract:
             assert second.get_step_run(run, "s") == step
         finally:
             second.close()
+
+
+def _create_run_in_a_process_that_dies(
+    make_store: Callable[[], MetadataStore], timeout_s: float = 60.0
+) -> str:
+    """The id of a run created by a forked process that then exits without finishing it."""
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: record a run, then vanish as SIGKILL would (no cleanup)
+        code = 1
+        try:
+            os.close(read_fd)
+            os.write(write_fd, new_run(make_store()).encode())
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(write_fd)
+    deadline = time.monotonic() + timeout_s
+    try:
+        while True:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                break
+            if time.monotonic() > deadline:
+                os.kill(pid, 9)
+                os.waitpid(pid, 0)
+                pytest.fail(f"the child process did not record a run within {timeout_s} s")
+            time.sleep(0.01)
+        run_id = os.read(read_fd, 64).decode()
+    finally:
+        os.close(read_fd)
+    assert os.waitstatus_to_exitcode(status) == 0, "the child process failed to record a run"
+    assert len(run_id) == 32
+    return run_id

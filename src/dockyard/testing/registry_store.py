@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from collections.abc import Callable
+from functools import partial
 
 import pytest
 
@@ -202,3 +204,134 @@ class RegistryStoreContract:
             t.join()
         assert not errors
         assert sorted(results) == [1, 2, 3, 4, 5, 6]
+
+    def test_version_numbers_are_never_reused(
+        self, store: ModelRegistryStore, metadata_store: MetadataStore
+    ) -> None:
+        """A pinned reference (`churn:3` in a deployment, a notebook, a report) must never
+        come to name another model: after `churn:3` is deleted, the next registration is
+        `churn:4`, even when every version was deleted."""
+        for tag in ("a", "b", "c"):
+            store.create_model_version("churn", artifact_id=self.artifact(metadata_store, tag))
+        store.delete_model_version("churn", 3)
+        assert (
+            store.create_model_version(
+                "churn", artifact_id=self.artifact(metadata_store, "d")
+            ).version
+            == 4
+        )
+        for version in (4, 2, 1):
+            store.delete_model_version("churn", version)
+        with pytest.raises(ModelNotFoundError, match="No model named 'churn'"):
+            store.list_model_versions("churn")
+        again = store.create_model_version("churn", artifact_id=self.artifact(metadata_store, "e"))
+        assert again.version == 5
+        assert [v.version for v in store.list_model_versions("churn")] == [5]
+        assert (
+            store.create_model_version(
+                "fraud", artifact_id=self.artifact(metadata_store, "f")
+            ).version
+            == 1
+        )
+
+    @pytest.mark.parametrize(
+        "name",
+        ["churn", "Churn_v2", "a.b-c", "x" * 255, "0"],
+        ids=["plain", "mixed", "punctuation", "255-chars", "digit"],
+    )
+    def test_valid_model_names(
+        self, store: ModelRegistryStore, metadata_store: MetadataStore, name: str
+    ) -> None:
+        """One rule for names everywhere (references, the CLI, serving routes): letters,
+        digits, '_', '.' and '-', at most 255 characters (the column's width)."""
+        record = store.create_model_version(name, artifact_id=self.artifact(metadata_store, "a"))
+        assert store.get_model_version(name, record.version).name == name
+
+    @pytest.mark.parametrize(
+        "name",
+        ["", "bad:name", "bad@name", "a/b", "with space", "tab\t", "é", "x" * 256, "a\nb"],
+        ids=["empty", "colon", "at", "slash", "space", "tab", "accent", "256-chars", "newline"],
+    )
+    def test_invalid_model_names_are_refused(
+        self, store: ModelRegistryStore, metadata_store: MetadataStore, name: str
+    ) -> None:
+        """A name a reference cannot spell (`NAME:VERSION`, `NAME@ALIAS`) could be
+        registered but never served, loaded or deleted; one too long for the column would
+        fail inside the database. Both are refused up front, naming the value and the rule."""
+        artifact_id = self.artifact(metadata_store, "a")
+        with pytest.raises(RegistryError, match="Invalid model name") as info:
+            store.create_model_version(name, artifact_id=artifact_id)
+        message = str(info.value)
+        assert repr(name)[:40].rstrip("'") in message
+        assert "letters, digits" in message
+        assert store.list_models() == []
+
+    def test_concurrent_alias_moves_never_fail(
+        self, store: ModelRegistryStore, metadata_store: MetadataStore
+    ) -> None:
+        """Rollout controllers and operators move `production` at the same time: every
+        move must succeed (last writer wins), never fail on the alias's key, and the alias
+        must end on exactly one version."""
+        versions = [
+            store.create_model_version(
+                "churn", artifact_id=self.artifact(metadata_store, f"v{i}")
+            ).version
+            for i in range(3)
+        ]
+        errors = _run_together(
+            [partial(store.set_alias, "churn", "production", versions[i % 3]) for i in range(12)]
+        )
+        assert errors == []
+        final = store.resolve_alias("churn", "production")
+        assert final in versions
+        holders = [v.version for v in store.list_model_versions("churn") if v.aliases]
+        assert holders == [final]
+
+    def test_delete_and_alias_race_cleanly(
+        self, store: ModelRegistryStore, metadata_store: MetadataStore
+    ) -> None:
+        """Deleting a version while someone points an alias at it must end one way or the
+        other (the alias is set and the delete refused, or the version is gone and the
+        alias refused), each with the registry's own error, never a database error and
+        never an alias on a deleted version."""
+        store.create_model_version("churn", artifact_id=self.artifact(metadata_store, "keep"))
+        for round_ in range(6):
+            version = store.create_model_version(
+                "churn", artifact_id=self.artifact(metadata_store, f"r{round_}")
+            ).version
+            errors = _run_together(
+                [
+                    partial(store.set_alias, "churn", "candidate", version),
+                    partial(store.delete_model_version, "churn", version),
+                ]
+            )
+            assert all(isinstance(e, RegistryError) for e in errors), errors
+            assert len(errors) == 1, errors
+            exists = version in [v.version for v in store.list_model_versions("churn")]
+            if exists:
+                assert "in use by alias" in str(errors[0])
+                assert store.resolve_alias("churn", "candidate") == version
+                store.set_alias("churn", "candidate", 1)
+            else:
+                assert isinstance(errors[0], ModelNotFoundError)
+                assert "has no version" in str(errors[0])
+
+
+def _run_together(calls: list[Callable[[], object]]) -> list[BaseException]:
+    """Start ``calls`` on threads at once; the exceptions they raised."""
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(len(calls))
+
+    def run(call: Callable[[], object]) -> None:
+        try:
+            barrier.wait(timeout=30)
+            call()
+        except BaseException as exc:  # collected and asserted by the main thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(call,)) for call in calls]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    return errors

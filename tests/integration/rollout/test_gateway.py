@@ -490,3 +490,15 @@ def test_connections_closed_by_the_server_while_idle_are_replaced() -> None:
         second = [gw.predict(i) for i in range(5)]
     assert [r.status_code for r in first + second] == [200] * 10
     assert gw.metrics.snapshot()["1"].errors == 0
+
+
+def test_a_dead_replica_is_retried_on_the_next_one(upstreams: dict[str, Backend]) -> None:
+    """With --replicas 2 a crashed process is not seen by clients: the request goes to
+    the version's other process (and the failure still counts against the version)."""
+    dead = f"http://127.0.0.1:{free_port()}"
+    table = RouteTable(stable=Backend("1", dead, (upstreams["good"].url,)))
+    with Gateway(table) as gw:
+        answers = [gw.predict(i) for i in range(10)]
+        snap = gw.metrics.snapshot()
+    assert {a.status_code for a in answers} == {200}
+    assert 0 < snap["1"].errors < snap["1"].requests

@@ -301,9 +301,72 @@ def test_a_project_written_by_the_previous_release_opens_with_its_data(tmp_path:
         assert deployments.versions_in_use("toy") == {
             1: ["deployment 'toy-api' (take it down with: dockyard deployments down toy-api)"]
         }
+        # 0005: runs recorded before owners and heartbeats existed keep their status.
+        for run in recorded:
+            assert (run.owner_pid, run.owner_host, run.heartbeat_at) == (None, None, None)
+        # 0006: the high-water mark of version numbers, backfilled from the versions.
+        with database.engine.connect() as conn:
+            marks = conn.execute(sa.text("SELECT name, last_version FROM model_names")).all()
+        assert [tuple(m) for m in marks] == [("toy", 2)]
+        artifact_of_2 = toy[1].artifact_id
+        models.delete_model_version("toy", 2)
+        assert models.create_model_version("toy", artifact_id=artifact_of_2).version == 3
     finally:
         database.close()
     assert _revisions(db) == [HEAD_REVISION]
+
+
+def test_every_revision_upgrades_to_head_with_its_data(tmp_path: Path) -> None:
+    """A project may have been written by any earlier release: from each revision of
+    the chain, opening upgrades to head and keeps the runs and model versions there."""
+    from alembic import command
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(migrate.alembic_config())
+    revisions = [rev.revision for rev in reversed(list(script.walk_revisions()))]
+    assert revisions[-1] == HEAD_REVISION
+    for revision in revisions[1:-1]:  # 0002 onwards hold model versions
+        db = tmp_path / revision / "metadata.db"
+        db.parent.mkdir()
+        engine = sa.create_engine(f"sqlite:///{db}")
+        with engine.begin() as conn:
+            command.upgrade(migrate.alembic_config(conn), revision)
+            conn.execute(sa.text("INSERT INTO pipelines VALUES ('p', '2024-01-01 00:00:00')"))
+            conn.execute(
+                sa.text(
+                    "INSERT INTO runs (id, pipeline, status, stack, params, spec, created_at) "
+                    "VALUES ('0123456789abcdef0123456789abcdef', 'p', 'completed', 'default', "
+                    "'{}', '{}', '2024-01-01 00:00:00')"
+                )
+            )
+            artifact = "a" * 32
+            conn.execute(
+                sa.text(
+                    "INSERT INTO artifacts VALUES (:a, 'memory://x', 'h', 1, 't', 'm', '1', 0, "
+                    "'2024-01-01 00:00:00')"
+                ),
+                {"a": artifact},
+            )
+            for version in (1, 2, 7):
+                conn.execute(
+                    sa.text(
+                        "INSERT INTO model_versions (name, version, artifact_id, metrics, "
+                        "requirements, created_at) VALUES "
+                        "('m', :v, :a, '{}', '{}', '2024-01-01 00:00:00')"
+                    ),
+                    {"v": version, "a": artifact},
+                )
+        engine.dispose()
+        database = Database(f"sqlite:///{db}")
+        try:
+            assert SqlMetadataStore(database).get_run("01234567").status == "completed"
+            models = SqlRegistryStore(database)
+            assert [v.version for v in models.list_model_versions("m")] == [1, 2, 7]
+            models.delete_model_version("m", 7)
+            assert models.create_model_version("m", artifact_id=artifact).version == 8
+        finally:
+            database.close()
+        assert _revisions(db) == [HEAD_REVISION], revision
 
 
 def test_a_transaction_spans_contexts_and_rolls_back_as_one(tmp_path: Path) -> None:

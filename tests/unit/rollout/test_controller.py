@@ -48,7 +48,9 @@ class FakeTarget(DeployTarget):
         self.adopted = dict(backends)
         self.running = {int(v): int(info["port"]) for v, info in backends.items()}
 
-    def reconcile(self, model: str, wanted: list[int], *, trust_pickle: bool = False) -> None:
+    def reconcile(
+        self, model: str, wanted: list[int], *, trust_pickle: bool = False, replicas: int = 1
+    ) -> None:
         self.running = {v: self.running.get(v, 9000 + v) for v in wanted}
 
     def is_ready(self, version: int) -> bool:

@@ -259,3 +259,30 @@ def test_state_round_trips_through_json() -> None:
 
 def test_analysis_config_defaults_to_an_error_rate_check() -> None:
     assert RolloutSpec().analysis == AnalysisConfig(max_error_rate=0.01)
+
+
+def test_a_candidate_never_ready_is_rolled_back_at_the_ready_timeout() -> None:
+    """Item 9 of issue #8: a candidate that never becomes ready stayed `starting`
+    forever; it is rolled back at its ready timeout with the reason."""
+    state, _ = new_rollout(stable_state(), "churn", 4, canary(ready_timeout="60s"), 0.0)
+    same, nothing = decide(state, None, 59.0, ready=False)
+    assert (same, nothing) == (state, [])
+    ended, decisions = decide(state, None, 61.0, ready=False)
+    assert ended.phase == "rolled_back" and ended.stable == 3
+    assert decisions[0].kind == "rollback"
+    assert "churn:4 was not ready 60s after its rollout began" in decisions[0].reason
+
+
+def test_a_crash_looping_candidate_is_rolled_back_without_waiting() -> None:
+    state, _ = new_rollout(stable_state(), "churn", 4, canary(), 0.0)
+    looping = state.replace(backends={"4": {"port": 1, "pid": 2, "restarts": 3}})
+    ended, decisions = decide(looping, None, 5.0, ready=False)
+    assert ended.phase == "rolled_back"
+    assert "churn:4 exited 3 times before it was ready" in decisions[0].reason
+
+
+def test_a_first_deployment_never_ready_fails_with_nothing_serving() -> None:
+    state, _ = new_rollout(None, "churn", 1, canary(ready_timeout="10s"), 0.0)
+    ended, decisions = decide(state, None, 11.0, ready=False)
+    assert (ended.phase, ended.stable) == ("rolled_back", None)
+    assert decisions[0].reason.endswith("; nothing was serving before")

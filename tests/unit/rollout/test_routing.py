@@ -162,3 +162,12 @@ def test_public_api_is_lazy_and_complete() -> None:
         assert getattr(rollout, name) is not None
     with pytest.raises(AttributeError):
         _ = rollout.nope
+
+
+def test_a_backend_with_replicas_round_trips() -> None:
+    backend = Backend("3", "http://127.0.0.1:1/", ("http://127.0.0.1:2",))
+    assert backend.urls == ("http://127.0.0.1:1", "http://127.0.0.1:2")
+    assert Backend.from_dict(backend.to_dict()) == backend
+    assert Backend("3", "http://x").to_dict() == {"version": "3", "url": "http://x"}
+    with pytest.raises(RolloutError, match="give a base URL"):
+        Backend("3", "http://x", ("ftp://y",))
