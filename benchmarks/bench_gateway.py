@@ -21,7 +21,8 @@ concurrency 16, in rounds whose order rotates so drift hits every target alike, 
 reads each server's CPU time per request from ``/proc`` (on Linux): the cost a gateway's
 client adds, which req/s hides while the upstream is the bottleneck. With ``--wrk`` it
 cross-checks the generator with ``wrk`` (same body, same connection count). Finally it
-measures how long an ``abort`` (``PUT /gateway/routes`` back to stable only) takes to
+measures how long an ``abort`` (``PUT /gateway/routes`` back to stable only, over the
+gateway's control socket with its token, as the controller sends it) takes to
 reach 100% stable traffic under load, through the gateway.
 
     .venv/bin/python benchmarks/bench_gateway.py [--seconds 5] [--rounds 2] [--concurrency 16]
@@ -247,7 +248,18 @@ def run_gateway(port: int, stable_url: str, client: str, baseline: str | None) -
     elif client == "aiohttp-under-httpx":
         app = httpx_gateway(ref, RolloutMetrics(), aiohttp_transport(256))
     else:
-        app = create_gateway_app(ref, RolloutMetrics())
+        # As a deployment's gateway process serves it: the public port, and the control
+        # plane on a Unix socket behind a token (the abort below goes through it).
+        from dockyard.rollout.gateway_process import _bind
+
+        app = create_gateway_app(ref, RolloutMetrics(), control_token=CONTROL_TOKEN)
+        sockets = _bind("127.0.0.1", port, control_path(port))
+        uvicorn.Server(
+            uvicorn.Config(
+                app, log_level="warning", access_log=False, loop="uvloop", http="httptools"
+            )
+        ).run(sockets=list(sockets))
+        return
     uvicorn.run(
         app,
         host="127.0.0.1",
@@ -257,6 +269,13 @@ def run_gateway(port: int, stable_url: str, client: str, baseline: str | None) -
         loop="uvloop",
         http="httptools",
     )
+
+
+CONTROL_TOKEN = "bench-control-token"
+
+
+def control_path(port: int) -> Path:
+    return Path(tempfile.gettempdir()) / f"dockyard-bench-gateway-{port}.sock"
 
 
 # --- the abort under load ---------------------------------------------------------------
@@ -273,8 +292,9 @@ async def abort_time(
     with_candidate = {**table, "candidate": {"version": "2", "url": candidate_url}, "weight": 50}
 
     async def put(routes: dict) -> None:
-        reader, writer = await asyncio.open_connection("127.0.0.1", gateway_port)
-        writer.write(request_bytes("PUT", "/gateway/routes", json.dumps(routes).encode()))
+        reader, writer = await asyncio.open_unix_connection(str(control_path(gateway_port)))
+        auth = f"authorization: Bearer {CONTROL_TOKEN}\r\n"
+        writer.write(request_bytes("PUT", "/gateway/routes", json.dumps(routes).encode(), auth))
         status, _, body = await read_response(reader)
         writer.close()
         if status != 200:
