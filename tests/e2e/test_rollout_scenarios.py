@@ -190,6 +190,7 @@ def test_killed_agent_resumes_at_the_recorded_step(proj: Project) -> None:
         proj.wait(ended(proj, "api"), 60, "the canary to end")
         # the serve processes were adopted, not restarted
         assert {v: int(b["pid"]) for v, b in after.backends.items()} == serve_pids
+    print(f"agent SIGKILL: {len(traffic.answers)} requests, {len(traffic.failed())} failed")
     assert traffic.failed() == []
     assert len(traffic.answers) > sent_at_kill  # traffic went on across the kill
     new_events = proj.events("api")[killed_at:]
@@ -231,6 +232,7 @@ def test_bluegreen_switch_without_failures_and_fast_abort(proj: Project) -> None
         cli_done = time.time()
         time.sleep(1.5)
     answers = traffic.answers
+    print(f"blue/green switch: {len(answers)} requests, {len(traffic.failed())} failed")
     assert traffic.failed() == []
     after_switch = [a for a in answers if switched + 0.5 < a.started < cli_started]
     assert after_switch and all(a.backend == str(v2) for a in after_switch)
