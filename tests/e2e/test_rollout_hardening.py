@@ -63,8 +63,9 @@ def test_trust_comes_from_the_recorded_spec_never_the_environment(proj: Project)
     assert "exited 3 times before it was ready" in proc.stdout or "was not ready 6s" in proc.stdout
     state = proj.state("pk")
     assert (state.phase, state.stable) == ("rolled_back", v1)
-    log = (proj.root / ".dockyard" / "deployments" / "pk" / f"{v2}.log").read_text()
-    assert "saved with pickle" in log
+    folder = proj.root / ".dockyard" / "deployments" / "pk"
+    output = "".join(p.read_text() for p in folder.glob(f"{v2}.*") if p.is_file())
+    assert "saved with pickle" in output
 
 
 def test_deploy_wait_exit_status_tells_the_outcome(proj: Project) -> None:

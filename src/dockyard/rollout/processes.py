@@ -15,8 +15,6 @@ starts it: a deployment takes trust and its token from its recorded spec only.
 
 from __future__ import annotations
 
-import logging
-import logging.handlers
 import os
 import socket
 import subprocess
@@ -46,9 +44,6 @@ __all__ = [
 READY_PATH = "/v2/health/ready"
 #: A heartbeat older than this means the agent is gone.
 STALE_S = 5.0
-#: Size-bounded logs: bytes per file, files kept.
-LOG_BYTES = 5 * 1024 * 1024
-LOG_BACKUPS = 3
 
 
 def deployment_dir(root: Path, name: str) -> Path:
@@ -114,17 +109,10 @@ def child_env(env: dict[str, str]) -> dict[str, str]:
 
 
 def configure_logging(path: Path) -> None:
-    """Log INFO and up to ``path``, rotated at ``LOG_BYTES`` (``LOG_BACKUPS`` kept)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handler = logging.handlers.RotatingFileHandler(
-        path, maxBytes=LOG_BYTES, backupCount=LOG_BACKUPS, encoding="utf-8"
-    )
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(logging.INFO)
-    for noisy in ("httpx", "httpcore", "aiohttp.access", "uvicorn.access"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    """Log to ``path``, size-bounded (see :func:`dockyard._logs.configure_file_logging`)."""
+    from dockyard._logs import configure_file_logging
+
+    configure_file_logging(path)
 
 
 def _spawn(argv: list[str], root: Path, out: Path, name: str) -> int:

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from dockyard._logs import LOG_FILE_ENV
 from dockyard.errors import DockyardError
 from dockyard.rollout.processes import child_env, http_ok, pid_alive
 from dockyard.rollout.target import DeployTarget
@@ -265,8 +266,11 @@ class Supervisor(DeployTarget):
         out: Any = subprocess.DEVNULL
         if self.log_dir is not None:
             self.log_dir.mkdir(parents=True, exist_ok=True)
-            name = f"{version}.log" if replica == 0 else f"{version}-{replica}.log"
-            out = open(self.log_dir / name, "ab")  # noqa: SIM115 - the child owns it
+            stem = f"{version}" if replica == 0 else f"{version}-{replica}"
+            # The process logs to a rotated file; its stdout/stderr file keeps only what
+            # escapes logging (a crash before logging is set up).
+            env[LOG_FILE_ENV] = str(self.log_dir / f"{stem}.log")
+            out = open(self.log_dir / f"{stem}.out", "ab")  # noqa: SIM115 - the child owns it
         try:
             popen = subprocess.Popen(
                 argv, stdout=out, stderr=subprocess.STDOUT, env=env, stdin=subprocess.DEVNULL

@@ -30,6 +30,7 @@ import tempfile
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from dockyard._logs import LOG_FILE_ENV, configure_file_logging
 from dockyard.errors import ServingError
 from dockyard.runtime.spec import RuntimeSpec
 
@@ -108,6 +109,9 @@ def serve(
     config = config or ServeConfig()
     if workers < 1:
         raise ServingError(f"workers must be at least 1, got {workers}")
+    log_file = os.environ.get(LOG_FILE_ENV)
+    if log_file:  # started by a deployment's supervisor: a size-bounded file, not stdout
+        configure_file_logging(log_file)
     options: dict[str, Any] = {
         "host": host,
         "port": port,
@@ -119,6 +123,8 @@ def serve(
         # not read, so uvicorn's proxy-headers layer would only cost every request.
         "proxy_headers": False,
     }
+    if log_file:
+        options["log_config"] = None  # keep the rotated file; uvicorn's config would print
     if workers == 1:
         from dockyard.serving.app import create_app
 
@@ -147,6 +153,8 @@ def app_from_env() -> FastAPI:
     """
     from dockyard.serving.app import create_app
 
+    if os.environ.get(LOG_FILE_ENV):  # a worker process: its own handler on the same file
+        configure_file_logging(os.environ[LOG_FILE_ENV])
     path = os.environ.get(SPEC_ENV)
     if not path:
         raise ServingError(f"{SPEC_ENV} is not set: start workers through dockyard.serving.serve")
