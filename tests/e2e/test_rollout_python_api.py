@@ -39,14 +39,17 @@ def test_canary_from_python(models) -> None:
     answers: list[int] = []
     stop = threading.Event()
 
-    def traffic() -> None:  # bounded: at most 3,000 requests or 120 s
+    def traffic() -> None:  # bounded: at most 20,000 requests or 120 s
+        # Paced (~200 a second at most) so that traffic lasts until the candidate is up:
+        # a closed loop of 3,000 requests once ended before it started.
         deadline = time.monotonic() + 120
         with httpx.Client(timeout=5) as client:
-            for i in range(3000):
+            for i in range(20_000):
                 if stop.is_set() or time.monotonic() > deadline:
                     return
                 row = models[i % len(models)].tolist()
                 answers.append(client.post(url, json={"instances": [row]}).status_code)
+                time.sleep(0.005)
 
     thread = threading.Thread(target=traffic, daemon=True)
     thread.start()

@@ -11,6 +11,24 @@ batch scoring and stream consumers all get one from
     >>> rt = load_runtime("iris@production")
     >>> rt.predict([[5.1, 3.5, 1.4, 0.2]])
     array([0])
+
+**Whose fault a failure is.** Delivery modes answer, count and roll back on the two
+kinds differently (HTTP: 400 against 500; rollout analysis counts only the second):
+
+* :class:`~dockyard.errors.InvalidInputError`, *the client's*: input the signature does
+  not accept, found before the model runs. That includes finite values too large for the
+  model's arithmetic: a value beyond ±1e150 (FP64) in a column that forbids infinity is
+  refused (:mod:`dockyard.runtime.validation` says why that bound), so ``1.79e308``
+  through a ``StandardScaler`` is a 400 naming the input, never a model error.
+* :class:`~dockyard.errors.ServingError`, *the version's*: the model raised on input the
+  signature accepts, or gave the wrong number of predictions.
+
+The line is drawn before the model runs, from the signature alone, on purpose: the
+alternatives read the model's failure after the fact, by its message ("infinity",
+"NaN", "too large") or by how large the inputs were, and both can hide a broken version
+from rollback (a model that produces NaN on ordinary input says "NaN" too) or change
+with a library's wording. A version that cannot compute with values inside the accepted
+range fails by itself: a 500, counted against it.
 """
 
 from __future__ import annotations
@@ -21,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from dockyard.errors import InvalidInputError, ServingError
+from dockyard.errors import ServingError
 from dockyard.registry.signature import (
     DATATYPES,
     INT_TYPES,
@@ -37,22 +55,6 @@ if TYPE_CHECKING:
     from dockyard.runtime.validation import Batch
 
 __all__ = ["ModelRuntime"]
-
-
-_COMPATIBLE = {
-    "float": {"float", "int"},
-    "int": {"int"},
-    "BOOL": {"BOOL"},
-    "BYTES": {"BYTES"},
-}
-
-
-def _family(datatype: str) -> str:
-    if datatype.startswith("FP"):
-        return "float"
-    if datatype.startswith(("INT", "UINT")):
-        return "int"
-    return datatype
 
 
 class ModelRuntime:
@@ -173,47 +175,7 @@ class ModelRuntime:
         Raises:
             InvalidInputError: missing or unknown input, wrong shape or datatype, bad values.
         """
-        sig = self.validator
-        names = set(sig.column_names)
-        if len(tensors) == 1 and tensors[0].name not in names:
-            tensor = tensors[0]
-            width = sig.n_features
-            if len(tensor.shape) != 2 or (width is not None and tensor.shape[1] != width):
-                raise InvalidInputError(
-                    f"input {tensor.name!r}: expected shape [-1, {width or -1}] "
-                    f"(rows x features), got {list(tensor.shape)}"
-                )
-            if sig.matrix_dtype is not None:
-                _check_datatype(tensor, sig.matrix_dtype)
-            return sig.array_to_batch(tensor.to_numpy())
-        by_name = {}
-        for tensor in tensors:
-            if tensor.name not in names:
-                raise InvalidInputError(
-                    f"unknown input {tensor.name!r}; the model takes " + self._inputs_description()
-                )
-            if tensor.name in by_name:
-                raise InvalidInputError(f"input {tensor.name!r} is given twice")
-            if len(tensor.shape) > 2 or (len(tensor.shape) == 2 and tensor.shape[1] != 1):
-                raise InvalidInputError(
-                    f"input {tensor.name!r}: expected shape [-1] or [-1, 1] (one value per "
-                    f"row), got {list(tensor.shape)}"
-                )
-            by_name[tensor.name] = tensor
-        for spec in sig.inputs:
-            if spec.name not in by_name:
-                raise InvalidInputError(
-                    f"missing input {spec.name!r}; the model takes " + self._inputs_description()
-                )
-            _check_datatype(by_name[spec.name], spec.dtype)
-        return sig.columns_to_batch({n: t.to_numpy().reshape(-1) for n, t in by_name.items()})
-
-    def _inputs_description(self) -> str:
-        sig = self.signature
-        cols = ", ".join(sig.column_names)
-        if sig.is_matrix:
-            return f"one tensor of shape [-1, {sig.n_features or -1}] or one per column ({cols})"
-        return cols
+        return self.validator.tensors_to_batch(tensors)
 
     # --- prediction --------------------------------------------------------------------
 
@@ -320,13 +282,3 @@ class ModelRuntime:
             ],
             "parameters": {"columns": list(sig.column_names)} if sig.inputs else {},
         }
-
-
-def _check_datatype(tensor: Tensor, expected: str) -> None:
-    if tensor.datatype == expected:
-        return
-    if _family(tensor.datatype) not in _COMPATIBLE[_family(expected)]:
-        raise InvalidInputError(
-            f"input {tensor.name!r}: datatype {tensor.datatype} does not fit the model's "
-            f"{expected}; send {expected}"
-        )

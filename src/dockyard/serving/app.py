@@ -16,16 +16,24 @@
 ``/predict`` uses the only model served, or ``?model=NAME[&version=N]``.
 
 The inference routes are the hot path: they are plain ASGI endpoints that read and parse
-the body themselves (orjson, no pydantic), documented in the OpenAPI document by hand
-from the pydantic models of :mod:`dockyard.serving.openapi`. Failures answer ``{"error": "..."}``: 400 for input that
-does not fit (malformed JSON, missing input, wrong shape, datatype or value), 401 without
-the bearer token, 404 for an unknown model or version, 413 for a body over
-``max_body_bytes``, 415 for a content type that is not JSON, 500 (naming the model
-version) when the model itself raises.
+the body themselves (orjson, no pydantic; :mod:`dockyard.serving.bodies`), inline for
+small bodies and in a child process for large ones (``offload_body_bytes``,
+:mod:`dockyard.serving.decoder`), so a large body never stalls the event loop. The OpenAPI
+document describes each served version's inputs from its signature
+(:mod:`dockyard.serving.openapi`); ``/docs`` loads no CDN (:mod:`dockyard.serving.docs`).
+
+Failures answer ``{"error": "..."}``: 400 for input that does not fit (malformed JSON,
+missing input, wrong shape, datatype or value, values beyond what the model can compute
+with), 401 without the bearer token, 404 for an unknown model or version, 405 with
+``Allow`` for another method, 413 for a body over ``max_body_bytes``, 415 for a content
+type that is not JSON, 500 (naming the model version) when the model itself raises. Failed
+model calls are logged with their traceback, at most ``failure_tracebacks_per_minute``
+per version (:mod:`dockyard.serving.failures`); no line is written per request.
 """
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import hmac
 import logging
@@ -54,9 +62,13 @@ from dockyard.runtime.v2 import (
     OutputTensor,
     encode_infer_response,
     parse_header_length,
-    parse_infer_request,
 )
+from dockyard.runtime.validation import batch_rows
+from dockyard.serving.bodies import Decoded, Target, decode, decode_infer, decode_predict
 from dockyard.serving.config import ServeConfig
+from dockyard.serving.decoder import BodyDecoder
+from dockyard.serving.docs import add_docs_routes
+from dockyard.serving.failures import FailureLog
 from dockyard.serving.metrics import ServiceMetrics
 from dockyard.serving.openapi import (
     ErrorResponse,
@@ -121,6 +133,15 @@ class _Service:
         self.metrics = ServiceMetrics()
         self.executor: ModelThreads | None = None
         self.batchers: dict[str, MicroBatcher] = {}
+        self.observers: dict[str, Any] = {}
+        self.targets = {
+            rt.label: Target(rt.name, rt.version, rt.output_name, rt.signature)
+            for versions in self.models.values()
+            for rt in versions.values()
+        }
+        self.decoder: BodyDecoder | None = None
+        self.offload_above = config.offload_body_bytes or config.max_body_bytes
+        self.failures = FailureLog(log, config.failure_tracebacks_per_minute)
         self.draining = False
         self._token = config.token.encode() if config.token else None
         self.inline = self._inline_models()
@@ -157,7 +178,8 @@ class _Service:
             )
         if version is None:
             return self.default[name]
-        rt = versions.get(int(version)) if version.isdigit() and len(version) < 19 else None
+        digits = version.isascii() and version.isdigit()  # "³".isdigit() too
+        rt = versions.get(int(version)) if digits and len(version) < 19 else None
         if rt is None:
             served = ", ".join(str(v) for v in versions)
             raise _HTTPError(
@@ -197,7 +219,9 @@ class _Service:
         if batcher is None:
             if self.executor is None:
                 self.executor = ModelThreads(self.config.model_threads)
-            observe = self.metrics.batch_observer(rt.name, str(rt.version))
+            observe = self.observers[rt.label] = self.metrics.batch_observer(
+                rt.name, str(rt.version)
+            )
             batcher = self.batchers[rt.label] = MicroBatcher(
                 rt.predict_batch,
                 max_batch_size=self.config.max_batch_size,
@@ -217,6 +241,10 @@ class _Service:
         if self.executor is not None:
             self.executor.shutdown()
             self.executor = None
+        decoder, self.decoder = self.decoder, None
+        if decoder is not None:
+            await asyncio.get_running_loop().run_in_executor(None, decoder.close)
+        self.failures.flush()
 
     # --- the hot path ------------------------------------------------------------------
 
@@ -250,7 +278,43 @@ class _Service:
         return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
     async def run(self, rt: ModelRuntime, batch: Any) -> np.ndarray:
-        return await self.batcher(rt).submit(batch)  # type: ignore[no-any-return]
+        batcher = self.batcher(rt)
+        if batcher.inline and self.executor and batch_rows(batch) > self.config.max_batch_size:
+            # Measured short on max_batch_size rows, not on this many: a model thread.
+            result = await self.executor.run(rt.predict_batch, batch)
+            self.observers[rt.label](batch_rows(batch))
+            return result  # type: ignore[no-any-return]
+        return await batcher.submit(batch)  # type: ignore[no-any-return]
+
+    def offload(self, body: bytes, header_length: int | None) -> bool:
+        """Whether ``body`` is decoded in the decoder process (see ServeConfig); the
+        routes call it only for a body over ``offload_body_bytes``."""
+        limit = self.config.offload_body_bytes
+        if not limit or len(body) <= limit:
+            return False
+        if header_length is None:
+            return True
+        # Binary numbers are views of the body (np.frombuffer), checked by vectorized
+        # numpy: inline. A large JSON header, or BYTES tensors (decoded one element at a
+        # time), go out.
+        return header_length > limit or b'"BYTES"' in body[:header_length]
+
+    async def decode(self, rt: ModelRuntime, job: tuple[Any, ...]) -> Any:
+        """Decode a large body in the decoder process (inline if it cannot start)."""
+        if self.decoder is None:
+            self.decoder = BodyDecoder()
+        target = self.targets[rt.label]
+        try:
+            future = self.decoder.run(target, job)
+        except OSError as exc:  # no process can be started here: serve anyway
+            log.warning(
+                "cannot start the request decoder process (%s): large bodies are decoded "
+                "on the event loop from now on",
+                exc,
+            )
+            self.offload_above = self.config.max_body_bytes
+            return decode(rt.validator, target, job)
+        return await future
 
     async def handle(
         self, route: str, scope: dict[str, Any], receive: Any
@@ -292,12 +356,13 @@ class _Service:
             status, payload = 400, _error_body(str(exc))
         except ServingError as exc:
             status, payload, kind = 500, _error_body(str(exc)), "model"
-            log.warning("%s", exc, exc_info=exc.__cause__ or exc)
+            self.failures.failure(rt.label if rt else route, str(exc), exc.__cause__ or exc)
         except Exception as exc:  # a bug of ours: still an answer, and the server stays up
             where = f"model {rt.name} version {rt.version}" if rt else "the model server"
-            status, kind = 500, "model"
-            payload = _error_body(f"internal error in {where}: {type(exc).__name__}: {exc}")
-            log.exception("internal error answering %s", route)
+            status, kind = 500, "server"
+            message = f"internal error in {where}: {type(exc).__name__}: {exc}"
+            payload = _error_body(message)
+            self.failures.failure(rt.label if rt else route, message, exc)
         headers.append((b"content-length", str(len(payload)).encode()))
         self.metrics.observe(
             rt.name if rt else "",
@@ -310,31 +375,10 @@ class _Service:
         return status, payload, headers
 
     async def _predict(self, rt: ModelRuntime, body: bytes) -> bytes:
-        try:
-            doc = orjson.loads(body)
-        except orjson.JSONDecodeError as exc:
-            raise InvalidInputError(f"malformed JSON: {exc}") from None
-        if not isinstance(doc, dict):
-            raise InvalidInputError(
-                'expected a JSON object: {"instances": [[...], ...]} or {"records": [{...}, ...]}'
-            )
-        if "instances" in doc:
-            rows = doc["instances"]
-            if isinstance(rows, list) and rows and isinstance(rows[0], dict):
-                batch = rt.records_to_batch(rows)
-            else:
-                batch = rt.rows_to_batch(rows)
-        elif "records" in doc:
-            batch = rt.records_to_batch(doc["records"])
-        elif "inputs" in doc:
-            raise InvalidInputError(
-                f"this looks like an Open Inference Protocol request: POST it to "
-                f'/v2/models/{rt.name}/infer, or send {{"instances": [[...]]}} here'
-            )
+        if len(body) > self.offload_above and self.offload(body, None):
+            batch = await self.decode(rt, ("predict", body))
         else:
-            raise InvalidInputError(
-                'missing input: send {"instances": [[...], ...]} or {"records": [{...}, ...]}'
-            )
+            batch = decode_predict(rt.validator, self.targets[rt.label], body)
         result = await self.run(rt, batch)
         return orjson.dumps(
             {"predictions": _jsonable(result), "model": rt.name, "version": rt.version},
@@ -351,21 +395,18 @@ class _Service:
         length = parse_header_length(
             header_length.decode("latin-1") if header_length is not None else None, len(body)
         )
-        request = parse_infer_request(body, length)
-        for wanted in request.outputs:
-            if wanted.name != rt.output_name:
-                raise InvalidInputError(
-                    f"unknown output {wanted.name!r}; model {rt.name} gives {rt.output_name!r}"
-                )
-        batch = rt.tensors_to_batch(request.inputs)
-        result = await self.run(rt, batch)
-        binary = (rt.output_name,) if request.wants_binary(rt.output_name) else ()
+        decoded: Decoded
+        if len(body) > self.offload_above and self.offload(body, length):
+            decoded = await self.decode(rt, ("infer", body, length))
+        else:
+            decoded = decode_infer(rt.validator, self.targets[rt.label], body, length)
+        result = await self.run(rt, decoded.batch)
         payload, json_size = encode_infer_response(
             model_name=rt.name,
             model_version=str(rt.version),
-            request_id=request.id,
+            request_id=decoded.request_id,
             outputs=[OutputTensor(rt.output_name, result, rt.output_datatype(result))],
-            binary=binary,
+            binary=(rt.output_name,) if decoded.binary_output else (),
         )
         if json_size is not None:
             headers[0] = (b"content-type", b"application/octet-stream")
@@ -494,13 +535,19 @@ def create_app(runtimes: Sequence[ModelRuntime], config: ServeConfig | None = No
     app = _ServiceApp(
         title="dockyard model service",
         version=__version__,
-        description="Open Inference Protocol (KServe V2) REST and a plain JSON route.",
+        description="Open Inference Protocol (KServe V2) REST and a plain JSON route, "
+        f"serving {', '.join(sorted(service.targets))}.",
         lifespan=lifespan,
+        docs_url=None,  # FastAPI's pages load a CDN: ours are served from this server
+        redoc_url=None,
     )
     app.state.dockyard = service
     _add_routes(app, service)
+    add_docs_routes(app)
     _add_error_handlers(app)
-    app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
+    app.openapi = lambda: build_openapi(  # type: ignore[method-assign]
+        app, service.models, service.default, token=config.token is not None
+    )
     return app
 
 
@@ -645,8 +692,13 @@ def _add_error_handlers(app: FastAPI) -> None:
         if exc.status_code == 404:
             detail = f"not found: {request.url.path[:200]}"
         elif exc.status_code == 405:
-            detail = f"method {request.method} not allowed on {request.url.path[:200]}"
-        return _json({"error": detail}, exc.status_code)
+            allowed = (exc.headers or {}).get("Allow", "")
+            detail = f"method {request.method} not allowed on {request.url.path[:200]}" + (
+                f"; use {allowed}" if allowed else ""
+            )
+        response = _json({"error": detail}, exc.status_code)
+        response.headers.update(exc.headers or {})  # the Allow of a 405 (RFC 9110)
+        return response
 
     async def validation_error(request: Request, exc: Exception) -> Response:
         return _json({"error": f"invalid request: {exc}"}, 422)

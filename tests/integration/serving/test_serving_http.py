@@ -86,6 +86,8 @@ def test_unknown_model_and_version_are_404(server: Server) -> None:
         "no version '12'",
     )
     assert_error(httpx.get(server.url + "/nowhere"), 404, "not found: /nowhere")
+    # "³".isdigit() is true and int("³") raises: it was a 500 (found by schemathesis)
+    assert_error(httpx.get(server.url + "/v2/models/iris/versions/%C2%B3"), 404, "no version '³'")
 
 
 # --- predictions -----------------------------------------------------------------------
@@ -364,8 +366,24 @@ def test_model_that_raises_is_a_500_naming_the_version_and_the_service_stays_up(
     assert good.status_code == 200 and good.json()["predictions"] == [0]
 
 
-def test_method_not_allowed(server: Server) -> None:
-    assert_error(httpx.get(server.url + "/predict"), 405, "method GET not allowed")
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [
+        ("GET", "/predict", "POST"),
+        ("TRACE", "/v2/models/iris/infer", "POST"),
+        ("PUT", "/v2/models/iris/versions/3/infer", "POST"),
+        ("TRACE", "/v2/models/iris", "GET"),
+        ("DELETE", "/v2/health/ready", "GET"),
+        ("POST", "/metrics", "GET"),
+    ],
+)
+def test_method_not_allowed_says_which_are(
+    server: Server, method: str, path: str, allow: str
+) -> None:
+    # RFC 9110: a 405 carries Allow (schemathesis found 10 routes without it).
+    r = httpx.request(method, server.url + path)
+    assert_error(r, 405, f"method {method} not allowed on {path}; use {allow}")
+    assert r.headers["allow"] == allow
 
 
 # --- auth and metrics ------------------------------------------------------------------
@@ -408,14 +426,8 @@ def test_metrics(server: Server) -> None:
 
 def test_openapi_documents_request_and_response_schemas(server: Server) -> None:
     doc = httpx.get(server.url + "/openapi.json").json()
-    infer = doc["paths"]["/v2/models/{name}/infer"]["post"]
-    assert infer["requestBody"]["content"]["application/json"]["schema"] == {
-        "$ref": "#/components/schemas/InferenceRequest"
-    }
-    assert (
-        "InferenceResponse" in doc["components"]["schemas"]
-        and "RequestInput" in doc["components"]["schemas"]
-    )
+    schemas = doc["components"]["schemas"]
+    assert "InferenceResponse" in schemas and "PredictResponse" in schemas
     assert doc["paths"]["/predict"]["post"]["responses"]["200"]["content"]["application/json"][
         "schema"
     ] == {"$ref": "#/components/schemas/PredictResponse"}
@@ -423,6 +435,62 @@ def test_openapi_documents_request_and_response_schemas(server: Server) -> None:
     assert httpx.get(server.url + "/docs").status_code == 200
 
 
+def test_openapi_describes_each_served_version_from_its_signature(server: Server) -> None:
+    # Why: a generic document (4 features for a 13-feature model, any datatype, null)
+    # made schema-valid requests fail, and told clients nothing about the model.
+    doc = httpx.get(server.url + "/openapi.json").json()
+    paths = doc["paths"]
+    assert "/v2/models/{name}/infer" not in paths  # one operation per served version
+    for path in (
+        "/v2/models/iris/infer",
+        "/v2/models/iris/versions/3/infer",
+        "/v2/models/iris/versions/2/infer",
+        "/v2/models/flaky/infer",
+        "/v2/models/flaky/versions/1/infer",
+    ):
+        assert paths[path]["post"]["tags"] == ["inference"], path
+    body = paths["/v2/models/iris/versions/3/infer"]["post"]["requestBody"]["content"][
+        "application/json"
+    ]
+    name = body["schema"]["$ref"].rsplit("/", 1)[1]
+    assert name == "iris.v3.InferenceRequest"
+    request = doc["components"]["schemas"][name]
+    matrix, columns = request["properties"]["inputs"]["anyOf"]
+    tensor = matrix["items"]["properties"]
+    assert tensor["shape"]["prefixItems"] == [{"const": 1}, {"const": 4}]
+    assert tensor["name"]["not"] == {"enum": COLUMNS}
+    assert "BYTES" not in tensor["datatype"]["enum"] and "BOOL" not in tensor["datatype"]["enum"]
+    value = {"type": "number", "minimum": -1e150, "maximum": 1e150}
+    assert tensor["data"]["anyOf"][0]["items"] == value
+    assert [t["anyOf"][0]["properties"]["name"] for t in columns["prefixItems"]] == [
+        {"const": c} for c in COLUMNS
+    ]
+    assert body["example"] == {
+        "inputs": [{"name": "input-0", "shape": [1, 4], "datatype": "FP64", "data": [0.0] * 4}]
+    }
+    # The documented example is answered.
+    assert post(server, "/v2/models/iris/versions/3/infer", json=body["example"]).status_code == 200
+    predict = paths["/predict"]["post"]
+    example = predict["requestBody"]["content"]["application/json"]["example"]
+    assert example == {"instances": [[0.0] * 4]}
+    assert post(server, "/predict?model=iris", json=example).status_code == 200
+    model = next(p for p in predict["parameters"] if p["name"] == "model")
+    assert model["required"] is True and model["schema"]["enum"] == ["iris"]
+
+
 @pytest.mark.parametrize("path", ["/predict?model=iris", "/v2/models/iris/infer"])
 def test_json_body_that_is_not_an_object(server: Server, path: str) -> None:
     assert_error(post(server, path, json=[1, 2, 3]), 400, "object")
+
+
+def test_openapi_declares_the_bearer_token_where_it_is_needed(auth_server: Server) -> None:
+    doc = httpx.get(auth_server.url + "/openapi.json").json()
+    assert doc["components"]["securitySchemes"] == {"bearer": {"type": "http", "scheme": "bearer"}}
+    paths = doc["paths"]
+    for path, method in (
+        ("/v2/models/iris/infer", "post"),
+        ("/predict", "post"),
+        ("/v2/models/{name}", "get"),
+    ):
+        assert paths[path][method]["security"] == [{"bearer": []}], path
+    assert "security" not in paths["/v2/health/ready"]["get"]

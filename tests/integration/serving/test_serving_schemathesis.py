@@ -1,19 +1,31 @@
-"""Property-based: no client input, generated from our own OpenAPI document, gets a 5xx."""
+"""Property-based: the OpenAPI document describes the served models exactly, and no
+client input gets a 5xx.
+
+``test_schemathesis_all_checks_*`` run the schemathesis CLI with every check
+(``schemathesis run URL/openapi.json --checks all``: schema-valid requests accepted,
+schema-violating ones refused, documented statuses, headers and bodies, ``Allow`` on a
+405...) against a real server, as the hardening issue did, with zero failures.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import struct
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import httpx
 import numpy as np
+import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from serving_support import Server
 
-from dockyard.registry.signature import ColumnSpec, OutputSpec, Signature
+from dockyard.registry.signature import ColumnSpec, OutputSpec, Signature, infer_signature
 from dockyard.runtime import ModelRuntime
 from dockyard.serving import ServeConfig, create_app
 
@@ -157,3 +169,75 @@ def test_v2_binary_never_5xx(
         headers={"Inference-Header-Content-Length": str(len(header))},
     )
     check(response)
+
+
+# --- the schemathesis CLI with every check, against real servers ------------------------
+
+
+def schemathesis_all_checks(app: Any, tmp_path: Path) -> None:
+    with Server(app) as server:
+        proc = subprocess.run(
+            [
+                str(Path(sys.executable).parent / "schemathesis"),
+                "run",
+                f"{server.url}/openapi.json",
+                "--checks",
+                "all",
+                "--max-examples",
+                "20",
+                "--seed",
+                "1",
+                "--generation-database",
+                "none",
+                "--no-color",
+            ],
+            cwd=tmp_path,  # it may write reports and caches: not into the checkout
+            capture_output=True,
+            text=True,
+            timeout=240,
+        )
+    assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-2000:]
+    assert "No issues found" in proc.stdout, proc.stdout[-3000:]
+
+
+@pytest.mark.slow
+def test_schemathesis_all_checks_models_with_and_without_a_sample(tmp_path: Path) -> None:
+    """13 FP64 features (the issue's model): registered with a sample (the signature names
+    the columns) and without one (the signature comes from the fitted model: a width)."""
+    from sklearn.datasets import load_wine
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    data = load_wine(as_frame=True)
+    frame, y = data.data, data.target
+
+    def fit(x: Any) -> Any:
+        return make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)).fit(x, y)
+
+    with_sample = ModelRuntime(fit(frame), infer_signature(frame, y), name="wine", version=1)
+    without = ModelRuntime(fit(frame.to_numpy()), None, name="plain", version=1)
+    assert without.signature.n_features == 13 and not without.signature.inputs
+    schemathesis_all_checks(create_app([with_sample, without], ServeConfig()), tmp_path)
+
+
+@pytest.mark.slow
+def test_schemathesis_all_checks_mixed_types(tmp_path: Path) -> None:
+    """Columns of every kind: integers, nullable floats, strings, booleans, narrow types."""
+    text = Signature(
+        inputs=[
+            ColumnSpec("n", "FP32"),
+            ColumnSpec("city", "BYTES"),
+            ColumnSpec("flag", "BOOL"),
+            ColumnSpec("small", "INT8"),
+            ColumnSpec("h", "FP16", allow_inf=True),
+        ]
+    )
+    app = create_app(
+        [
+            ModelRuntime(Model(), SIGNATURE, name="m", version=1),
+            ModelRuntime(TextModel(), text, name="text", version=1),
+        ],
+        ServeConfig(),
+    )
+    schemathesis_all_checks(app, tmp_path)

@@ -207,3 +207,32 @@ def test_a_model_that_selects_columns_by_name_keeps_dataframes(
     rt = ModelRuntime(model, infer_signature(x, y), name="iris", version=1)
     assert rt.adapter.wants_frame
     assert (rt.predict(x.to_numpy()) == model.predict(x)).all()
+
+
+def test_a_value_that_overflows_preprocessing_is_the_clients_error(
+    iris: tuple[pd.DataFrame, pd.Series],
+) -> None:
+    # Why: 1.79e308 is finite, passes a "no infinity" check, and a StandardScaler turns it
+    # into infinity; the model's ValueError was a 500 that a client could repeat to push a
+    # version's error rate up and trigger a rollback.
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    x, y = iris
+    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=500)).fit(x, y)
+    rt = ModelRuntime(model, infer_signature(x, y), name="iris", version=4)
+    with pytest.raises(
+        InvalidInputError,
+        match=r"input 'petal_length': number 1\.79e\+308 at row 0 is out of range: values "
+        r"beyond ±1e\+150 overflow the model's arithmetic to infinity",
+    ):
+        rt.predict([[5.1, 3.5, 1.79e308, 0.2]])
+    # Registered without a sample: the signature comes from the fitted model, same rule.
+    bare = ModelRuntime(model, None, name="iris", version=5)
+    with pytest.raises(InvalidInputError, match="out of range"):
+        bare.tensors_to_batch([Tensor("input-0", (1, 4), "FP64", [5.1, 3.5, -1.79e308, 0.2])])
+    # Values the signature accepts and the model fails on remain the version's fault.
+    with pytest.raises(ServingError, match="model iris version 4 failed"):
+        ModelRuntime(model, infer_signature(x, y), name="iris", version=4).predict_batch(
+            np.array([[np.inf, 1.0, 1.0, 1.0]])
+        )

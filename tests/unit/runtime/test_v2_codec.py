@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -111,6 +112,28 @@ def test_binary_request_all_datatypes_round_trip() -> None:
             None,
             "unknown datatype 'FLOAT'",
         ),
+        (  # null is no size: the tensor was read as JSON data (found by schemathesis)
+            body(
+                {
+                    "inputs": [
+                        {
+                            "name": "a",
+                            "shape": [1],
+                            "datatype": "FP64",
+                            "parameters": {"binary_data_size": None},
+                            "data": [1],
+                        }
+                    ]
+                }
+            ),
+            None,
+            "input 'a': binary_data_size must be a non-negative integer",
+        ),
+        (  # an object was looked up in a dict: TypeError, a 500 (found by schemathesis)
+            body({"inputs": [{"name": "a", "shape": [1], "datatype": {}, "data": [1]}]}),
+            None,
+            "input 'a': unknown datatype {}",
+        ),
         (
             body({"inputs": [{"name": "a", "shape": [1], "datatype": "FP64"}]}),
             None,
@@ -169,16 +192,30 @@ def test_binary_sizes_must_add_up() -> None:
         parse_header_length("-3", 10)
     with pytest.raises(InvalidInputError, match="between 0 and the body size"):
         parse_header_length("11", 10)
+    with pytest.raises(InvalidInputError, match=r"must be an integer .* got '³'"):
+        parse_header_length("³", 10)  # a digit to str.isdigit, not to int(): was a 500
     with pytest.raises(InvalidInputError, match="truncated BYTES"):
         decode_bytes_tensor(b"\x05\x00")
 
 
 def test_shape_must_match_data_size() -> None:
-    req = parse_infer_request(
-        body({"inputs": [{"name": "a", "shape": [2, 4], "datatype": "FP64", "data": [1.0] * 7}]})
-    )
+    # Refused while parsing, before a value is converted (a large body is not decoded).
     with pytest.raises(InvalidInputError, match=r"input 'a': shape \[2, 4\] needs 8 values, got 7"):
-        req.inputs[0].to_numpy()
+        parse_infer_request(
+            body(
+                {"inputs": [{"name": "a", "shape": [2, 4], "datatype": "FP64", "data": [1.0] * 7}]}
+            )
+        )
+    req = parse_infer_request(
+        body(
+            {
+                "inputs": [
+                    {"name": "a", "shape": [2, 4], "datatype": "FP64", "data": [[1.0] * 4] * 2}
+                ]
+            }
+        )
+    )
+    assert req.inputs[0].to_numpy().shape == (2, 4)
 
 
 def test_data_that_does_not_fit_the_datatype_is_kept_for_exact_reports() -> None:
@@ -236,3 +273,136 @@ def test_binary_response_round_trip(data: np.ndarray, datatype: str) -> None:
 def test_bytes_tensor_encoding_is_length_prefixed_little_endian() -> None:
     assert encode_bytes_tensor(["ab", b"c"]) == b"\x02\x00\x00\x00ab\x01\x00\x00\x00c"
     assert decode_bytes_tensor(b"\x02\x00\x00\x00ab\x01\x00\x00\x00c") == [b"ab", b"c"]
+
+
+# --- shapes checked before decoding; data nested as its shape (hardening #8) ------------
+
+
+def one(tensor: dict) -> bytes:
+    return body({"inputs": [{"name": "a", **tensor}]})
+
+
+@pytest.mark.parametrize(
+    ("tensor", "message"),
+    [
+        # The count is checked on the list's length, before numpy converts a value.
+        (
+            {"shape": [3, 30], "datatype": "FP64", "data": [0.5] * 10_000},
+            "input 'a': shape [3, 30] needs 90 values, got 10000",
+        ),
+        (
+            {"shape": [2, 2], "datatype": "FP64", "data": [[1, 2], [3, 4], [5, 6]]},
+            "input 'a': data holds 3 lists where shape [2, 2] needs 2",
+        ),
+        (
+            {"shape": [1], "datatype": "BYTES", "data": [""] * 5000},
+            "input 'a': shape [1] needs 1 values, got 5000",
+        ),
+        (
+            {"shape": [1] * 33, "datatype": "FP64", "data": [1.0]},
+            "input 'a': 'shape' has 33 dimensions; at most 32 are supported",
+        ),
+    ],
+)
+def test_a_shape_the_data_cannot_fill_is_refused_while_parsing(tensor: dict, message: str) -> None:
+    with pytest.raises(InvalidInputError, match=re.escape(message)):
+        parse_infer_request(one(tensor))
+
+
+@pytest.mark.parametrize(
+    ("tensor", "message"),
+    [
+        # BYTES values that are lists (they used to be flattened into values)
+        (
+            {"shape": [2], "datatype": "BYTES", "data": [["x"], ["y"]]},
+            "input 'a': data[0] is a list where shape [2] needs a value",
+        ),
+        (
+            {"shape": [1, 2], "datatype": "BYTES", "data": [["x", ["y"]]]},
+            "input 'a': data[0][1] is a list where shape [1, 2] needs a value",
+        ),
+        (
+            {"shape": [2], "datatype": "BYTES", "data": ["x", ["y"]]},
+            "input 'a': data[1] is a list among values; send the values flat, or nested "
+            "exactly as shape [2]",
+        ),
+        (
+            {"shape": [1, 2], "datatype": "FP32", "data": [[1, ["x"]]]},
+            "input 'a': data[0][1] is a list where shape [1, 2] needs a value",
+        ),
+        # numbers nested otherwise than the shape (numpy would read them as [3, 2])
+        (
+            {"shape": [2, 3], "datatype": "FP64", "data": [[1, 2, 3], [4, 5]]},
+            "input 'a': data[1] holds 2 values where shape [2, 3] needs a list of 3",
+        ),
+        (
+            {"shape": [2, 1], "datatype": "FP64", "data": [[1.0], 2.0]},
+            "input 'a': data[1] holds a value where shape [2, 1] needs a list of 1",
+        ),
+    ],
+)
+def test_data_must_be_flat_or_nested_exactly_as_its_shape(tensor: dict, message: str) -> None:
+    tensor_ = parse_infer_request(one(tensor)).inputs[0]
+    with pytest.raises(InvalidInputError, match=re.escape(message)):
+        tensor_.to_numpy()
+
+
+def test_booleans_among_numbers_are_kept_for_exact_reports() -> None:
+    tensor = parse_infer_request(
+        one({"shape": [1, 2], "datatype": "FP64", "data": [True, 1.5]})
+    ).inputs[0]
+    arr = tensor.to_numpy()
+    assert arr.dtype == object and arr[0, 0] is True
+    # without a true/false in the JSON, no value is scanned
+    plain = parse_infer_request(one({"shape": [1, 2], "datatype": "FP64", "data": [1, 1.5]}))
+    assert plain.inputs[0].booleans is False
+    assert plain.inputs[0].to_numpy().dtype == np.float64
+
+
+def test_binary_bytes_shape_is_checked_before_decoding() -> None:
+    # 1.9 million empty BYTES elements used to be decoded one by one, then refused.
+    raw = b"\0\0\0\0" * 1_900_000
+    header = body(
+        {
+            "inputs": [
+                {
+                    "name": "s",
+                    "shape": [1],
+                    "datatype": "BYTES",
+                    "parameters": {"binary_data_size": len(raw)},
+                }
+            ]
+        }
+    )
+    with pytest.raises(
+        InvalidInputError,
+        match=re.escape("input 's': 7599996 bytes are left after the 1 BYTES elements its shape"),
+    ):
+        parse_infer_request(header + raw, len(header))
+    short = body(
+        {
+            "inputs": [
+                {
+                    "name": "s",
+                    "shape": [10],
+                    "datatype": "BYTES",
+                    "parameters": {"binary_data_size": 8},
+                }
+            ]
+        }
+    )
+    with pytest.raises(
+        InvalidInputError,
+        match=re.escape(
+            "input 's': shape [10] of BYTES needs at least 40 bytes (a 4-byte length per "
+            "element), binary_data_size is 8"
+        ),
+    ):
+        parse_infer_request(short + b"\0" * 8, len(short))
+
+
+def test_decode_bytes_tensor_stops_at_the_declared_count() -> None:
+    raw = encode_bytes_tensor(["a", "bc", "d"])
+    assert decode_bytes_tensor(raw, "s", 3) == [b"a", b"bc", b"d"]
+    with pytest.raises(InvalidInputError, match="5 bytes are left after the 2 BYTES elements"):
+        decode_bytes_tensor(raw, "s", 2)
