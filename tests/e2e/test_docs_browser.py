@@ -9,18 +9,14 @@ under ``DOCKYARD_REQUIRE_SERVICES=1``, as CI runs.
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import httpx
 import pytest
 
-from support import REQUIRE_SERVICES, free_port
+from support import REQUIRE_SERVICES, start_serve, stop_serve
 
 REGISTER = """
 from sklearn.datasets import load_wine
@@ -46,30 +42,6 @@ def chromium() -> str:
     if REQUIRE_SERVICES:
         pytest.fail(f"{message} and DOCKYARD_REQUIRE_SERVICES=1", pytrace=False)
     pytest.skip(message)
-
-
-def serve(project: Path, ref: str) -> tuple[subprocess.Popen[str], str]:
-    port = free_port()
-    env = {**os.environ, "DOCKYARD_HOME": str(project)}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "dockyard", "serve", ref, "--port", str(port)],
-        cwd=project,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and proc.poll() is None:
-        try:
-            if httpx.get(f"{base}/v2/health/ready", timeout=1).status_code == 200:
-                return proc, base
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    proc.kill()
-    _, err = proc.communicate(timeout=30)
-    raise AssertionError(f"dockyard serve {ref} did not become ready:\n{err[-3000:]}")
 
 
 def dump_dom(browser: str, url: str, profile: Path) -> str:
@@ -107,12 +79,12 @@ def test_docs_page_lists_the_inference_operations_offline(
     (project / "register.py").write_text(REGISTER)
     subprocess.run([sys.executable, "register.py"], cwd=project, check=True, timeout=120)
     for ref, name in (("wine:1", "wine"), ("plain:1", "plain")):
-        proc, base = serve(project, ref)
+        proc, base = start_serve(project, ref)
         try:
+            assert proc.poll() is None, f"dockyard serve {ref} ended: {proc.communicate()[1]}"
             dom = dump_dom(browser, f"{base}/docs", tmp_path / f"chromium-{name}")
         finally:
-            proc.send_signal(signal.SIGTERM)
-            proc.communicate(timeout=30)
+            stop_serve(proc)
         for path in (f"/v2/models/{name}/infer", f"/v2/models/{name}/versions/1/infer", "/predict"):
             assert f'data-path="{path}"' in dom, f"{path} is not on the page:\n{dom[:2000]}"
         assert "opblock-tag-section" in dom  # Swagger UI rendered its operation groups

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 
-from support import free_port
+from support import free_port, start_serve, stop_serve
 
 REGISTER = """
 from sklearn.linear_model import LogisticRegression
@@ -31,39 +29,10 @@ register_model("opaque", Opaque())
 """
 
 
-def _start(project: Path, *args: str) -> tuple[subprocess.Popen[str], str]:
-    port = free_port()
-    env = {**os.environ, "DOCKYARD_HOME": str(project), "PYTHONPATH": str(project)}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "dockyard", "serve", *args, "--port", str(port)],
-        cwd=project,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and proc.poll() is None:
-        try:
-            if httpx.get(f"{base}/v2/health/ready", timeout=1).status_code == 200:
-                return proc, base
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    return proc, base
-
-
-def _stop(proc: subprocess.Popen[str]) -> int:
-    """SIGTERM, then wait, reading (and closing) both pipes."""
-    proc.send_signal(signal.SIGTERM)
-    proc.communicate(timeout=30)
-    return proc.returncode
-
-
 def test_serve_a_registered_version(cli, project: Path) -> None:
     (project / "register.py").write_text(REGISTER)
     subprocess.run([sys.executable, "register.py"], cwd=project, check=True)
-    proc, base = _start(project, "tiny@production")
+    proc, base = start_serve(project, "tiny@production")
     try:
         assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
         r = httpx.post(f"{base}/predict", json={"instances": [[0.0, 1.0], [1.0, 0.0]]})
@@ -75,7 +44,7 @@ def test_serve_a_registered_version(cli, project: Path) -> None:
         assert "error" in bad.json()
     finally:
         # uvicorn drains, then re-raises the signal so the exit status tells why it ended
-        assert _stop(proc) in (0, -signal.SIGTERM)
+        assert stop_serve(proc) in (0, -signal.SIGTERM)
 
 
 def test_serve_refuses_a_pickled_model_without_trust(cli, project: Path) -> None:
@@ -86,12 +55,12 @@ def test_serve_refuses_a_pickled_model_without_trust(cli, project: Path) -> None
     assert "saved with pickle" in refused.stderr
     assert "trust_pickle" in refused.stderr or "--trust-pickle" in refused.stderr
 
-    proc, base = _start(project, "opaque:1", "--trust-pickle")
+    proc, base = start_serve(project, "opaque:1", "--trust-pickle")
     try:
         r = httpx.post(f"{base}/predict", json={"instances": [[1.0, 2.0]]})
         assert r.json()["predictions"] == [7]
     finally:
-        _stop(proc)
+        stop_serve(proc)
 
 
 def test_serve_unknown_model(cli) -> None:
