@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import collections
 import math
+import subprocess
+import sys
 import threading
 from typing import Any
 
@@ -407,3 +409,22 @@ def test_import_stays_light() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_loading_a_skops_model_does_not_import_pytest() -> None:
+    """skops lists scikit-learn's estimators on import, which imports pytest where it is
+    installed (~6 MB per serving process, counted against us in benchmarks/README)."""
+    code = (
+        "import sys\n"
+        "from sklearn.linear_model import LogisticRegression\n"
+        "from dockyard.artifacts.materializers.sklearn import SkopsMaterializer\n"
+        "m = SkopsMaterializer()\n"
+        "data = m._serialise(LogisticRegression().fit([[0.0], [1.0]], [0, 1]))\n"
+        "model = m.load(data, 'sklearn.linear_model.LogisticRegression')\n"
+        "assert model.predict([[1.0]]).tolist() == [1]\n"
+        "print(sorted(k for k in sys.modules if k.split('.')[0] in ('pytest', '_pytest')))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr

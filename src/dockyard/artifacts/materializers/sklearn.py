@@ -13,6 +13,9 @@ unsafe) instead of producing an artifact nobody can read.
 
 from __future__ import annotations
 
+import importlib
+import sys
+from types import ModuleType
 from typing import Any
 
 from dockyard.artifacts.materializers._trial import TrialMaterializer
@@ -22,11 +25,31 @@ from dockyard.errors import UnsafeArtifactError
 TRUSTED_PACKAGES = frozenset({"sklearn", "numpy", "scipy"})
 
 
+def _skops_io() -> ModuleType:
+    """``skops.io``, imported without pytest.
+
+    Importing skops lists every scikit-learn estimator (``sklearn.utils.all_estimators``),
+    which imports ``sklearn.utils._testing``, which imports pytest when it is installed:
+    ~6 MB in each serving process for test markers nobody uses (pytest is in many
+    serving environments). ``sklearn`` guards that import with ``except ImportError``,
+    so pytest is hidden while skops loads, unless something imported it already.
+    """
+    if "skops.io" in sys.modules:
+        return sys.modules["skops.io"]
+    hide = "pytest" not in sys.modules
+    if hide:
+        sys.modules["pytest"] = None  # type: ignore[assignment]  # import raises ImportError
+    try:
+        return importlib.import_module("skops.io")
+    finally:
+        if hide:
+            del sys.modules["pytest"]
+
+
 def _split_untrusted(data: bytes) -> tuple[list[str], list[str]]:
     """The untrusted types skops reports in ``data``: (from trusted packages, others)."""
-    import skops.io
-
-    names = list(skops.io.get_untrusted_types(data=data))
+    skops_io = _skops_io()
+    names = list(skops_io.get_untrusted_types(data=data))
     ok = [n for n in names if n.split(".", 1)[0] in TRUSTED_PACKAGES]
     return ok, [n for n in names if n not in ok]
 
@@ -39,17 +62,13 @@ class SkopsMaterializer(TrialMaterializer):
     type_names = ("sklearn.base.BaseEstimator",)
 
     def _serialise(self, obj: Any) -> bytes:
-        import skops.io
-
-        data = bytes(skops.io.dumps(obj))
+        data = bytes(_skops_io().dumps(obj))
         _, others = _split_untrusted(data)
         if others:
             raise TypeError(f"skops would need to trust {', '.join(others)} to load it")
         return data
 
     def load(self, data: bytes, data_type: str) -> Any:
-        import skops.io
-
         trusted, others = _split_untrusted(data)
         if others:
             raise UnsafeArtifactError(
@@ -59,4 +78,4 @@ class SkopsMaterializer(TrialMaterializer):
                 f"load it yourself with skops.io.loads(data, trusted=[...]) after "
                 f"reviewing those types."
             )
-        return skops.io.loads(data, trusted=trusted)
+        return _skops_io().loads(data, trusted=trusted)
