@@ -10,6 +10,9 @@ third-party ones, so the core never imports an adapter by name. The groups are:
 ``dockyard.metadata_stores``     :class:`dockyard.metadata.MetadataStore`
 ``dockyard.registry_stores``     :class:`dockyard.registry.ModelRegistryStore`
 ``dockyard.deployment_stores``   :class:`dockyard.rollout.DeploymentStore`
+``dockyard.lakes``               :class:`dockyard.lake.Lake` (table formats)
+``dockyard.batch_stores``        :class:`dockyard.batch.BatchStore`
+``dockyard.schedule_stores``     :class:`dockyard.schedules.ScheduleStore`
 ``dockyard.materializers``       :class:`dockyard.artifacts.Materializer`
 ``dockyard.framework_adapters``  :class:`dockyard.runtime.FrameworkAdapter` (model frameworks)
 ===============================  ======================================================
@@ -30,6 +33,9 @@ GROUPS = (
     "dockyard.metadata_stores",
     "dockyard.registry_stores",
     "dockyard.deployment_stores",
+    "dockyard.lakes",
+    "dockyard.batch_stores",
+    "dockyard.schedule_stores",
     "dockyard.materializers",
     "dockyard.framework_adapters",
 )

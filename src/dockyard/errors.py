@@ -14,6 +14,10 @@ branch, and where the meaning fits, the class also derives from the matching bui
     │   ├── StepOutputError (TypeError)     a step returned the wrong number of outputs
     │   ├── StepFailed                      the user's step raised; the cause is chained
     │   └── RunFailed                       a run ended with failed steps
+    ├── LakeError                           a lake dataset cannot be read or written
+    │   ├── DatasetNotFoundError (KeyError) no dataset, version or file by that name
+    │   ├── LakeSchemaError (ValueError)    data or a filter does not fit the table's columns
+    │   └── LakeUnavailableError (ConnectionError) the lake's storage cannot be reached
     ├── ArtifactError
     │   ├── ArtifactNotFoundError (KeyError)
     │   ├── ArtifactCorruptedError (ValueError)
@@ -30,8 +34,11 @@ branch, and where the meaning fits, the class also derives from the matching bui
     │   └── ModelNotFoundError (KeyError)
     ├── ServingError
     │   └── InvalidInputError (ValueError)  client input that does not fit the signature
-    └── RolloutError
-        └── StaleStateError                 a deployment's state changed since it was read
+    ├── RolloutError
+    │   └── StaleStateError                 a deployment's state changed since it was read
+    ├── BatchError                          a batch scoring job cannot run or resume
+    └── ScheduleError (ValueError)          a bad cron, command or schedule name
+        └── UnknownScheduleError (KeyError) no schedule of that name
 
 A message says what failed, the offending value, and what to do about it.
 """
@@ -89,6 +96,22 @@ class RunFailed(PipelineError):
     def __init__(self, message: str, *, run_id: str = "") -> None:
         super().__init__(message)
         self.run_id = run_id
+
+
+class LakeError(DockyardError):
+    """A lake dataset cannot be named, read or written as asked."""
+
+
+class DatasetNotFoundError(LakeError, KeyError):
+    """No dataset, version or file of a file dataset by that name."""
+
+
+class LakeSchemaError(LakeError, ValueError):
+    """Data, columns or a filter do not fit the table's schema."""
+
+
+class LakeUnavailableError(LakeError, ConnectionError):
+    """The lake's storage cannot be reached, or refuses the credentials."""
 
 
 class ArtifactError(DockyardError):
@@ -165,3 +188,17 @@ class StaleStateError(RolloutError):
     def __init__(self, message: str, *, current_revision: int = 0) -> None:
         super().__init__(message)
         self.current_revision = current_revision
+
+
+class BatchError(DockyardError):
+    """A batch scoring job cannot run as asked: bad input, a reused job id, a scheduler
+    that cannot be reached."""
+
+
+class ScheduleError(DockyardError, ValueError):
+    """A schedule cannot be added or changed as asked: a cron expression that does not
+    parse, an unknown timezone or command, a name in use."""
+
+
+class UnknownScheduleError(ScheduleError, KeyError):
+    """No schedule of that name."""

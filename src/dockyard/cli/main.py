@@ -9,9 +9,12 @@ from pathlib import Path
 import typer
 
 from dockyard.cli import artifacts as artifacts_cmd
+from dockyard.cli import batch as batch_cmd
 from dockyard.cli import deploy as deploy_cmd
+from dockyard.cli import lake as lake_cmd
 from dockyard.cli import models as models_cmd
 from dockyard.cli import runs as runs_cmd
+from dockyard.cli import schedule as schedule_cmd
 from dockyard.cli import serve as serve_cmd
 from dockyard.cli import stack as stack_cmd
 from dockyard.cli._common import console, err_console, esc
@@ -28,10 +31,14 @@ app.add_typer(runs_cmd.app, name="runs")
 app.add_typer(artifacts_cmd.app, name="artifacts")
 app.add_typer(stack_cmd.app, name="stack")
 app.add_typer(models_cmd.app, name="models")
+app.add_typer(lake_cmd.app, name="lake")
+app.add_typer(batch_cmd.app, name="batch")
 app.command("serve")(serve_cmd.serve)
 app.command("deploy")(deploy_cmd.deploy)
 app.add_typer(deploy_cmd.rollout_app, name="rollout")
 app.add_typer(deploy_cmd.deployments_app, name="deployments")
+app.add_typer(schedule_cmd.app, name="schedule")
+app.command("scheduler", help=schedule_cmd.SCHEDULER_HELP)(schedule_cmd.scheduler)
 step_app = typer.Typer(
     help="Run single steps (what external orchestrators call).", no_args_is_help=True
 )

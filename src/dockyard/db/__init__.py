@@ -14,10 +14,16 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from dockyard.db.engine import Database, mask_url
     from dockyard.db.migrate import HEAD_REVISION
+    from dockyard.db.store import SqlStore
 
-_EXPORTS = {"Database": "engine", "mask_url": "engine", "HEAD_REVISION": "migrate"}
+_EXPORTS = {
+    "Database": "engine",
+    "mask_url": "engine",
+    "HEAD_REVISION": "migrate",
+    "SqlStore": "store",
+}
 
-__all__ = ["HEAD_REVISION", "Database", "mask_url"]
+__all__ = ["HEAD_REVISION", "Database", "SqlStore", "mask_url"]
 
 
 def __getattr__(name: str) -> Any:

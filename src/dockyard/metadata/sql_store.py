@@ -25,11 +25,12 @@ import re
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import Any
 
 import sqlalchemy as sa
 
 from dockyard.db.engine import Database
+from dockyard.db.store import SqlStore
 from dockyard.errors import MetadataError, RecordNotFoundError
 from dockyard.metadata import tables
 from dockyard.metadata.base import (
@@ -65,7 +66,7 @@ _ARTIFACTS_HINT = "Artifact ids are shown by: dockyard runs show RUN_ID"
 
 
 # the store ------------------------------------------------------------------------------
-class SqlMetadataStore(MetadataStore):
+class SqlMetadataStore(SqlStore, MetadataStore):
     """Runs, step runs, artifacts and lineage on SQLAlchemy (SQLite or PostgreSQL).
 
     Args:
@@ -84,8 +85,6 @@ class SqlMetadataStore(MetadataStore):
         SchemaVersionError: the database was written by a newer dockyard.
     """
 
-    flavor: ClassVar[str] = "sql"
-
     def __init__(
         self,
         database: Database | str,
@@ -99,18 +98,12 @@ class SqlMetadataStore(MetadataStore):
                 f"The metadata store's heartbeat_s ({heartbeat_s}) must be at least 0 and "
                 f"below stale_after_s ({stale_after_s}), or live runs would read as crashed."
             )
-        self._owns_database = not isinstance(database, Database)
-        self.database = (
-            database if isinstance(database, Database) else Database(database, **options)
-        )
+        super().__init__(database, **options)
         self.heartbeat_s = float(heartbeat_s)
         self.stale_after_s = float(stale_after_s) if heartbeat_s > 0 else math.inf
         self._insert_pipeline = self.database.insert_ignore(_pipelines)
         self._insert_run = self.database.insert_ignore(_runs)
         self._insert_artifact = self.database.insert_ignore(_artifacts)
-
-    def __repr__(self) -> str:
-        return f"SqlMetadataStore({self.database.url!r})"
 
     # plumbing -----------------------------------------------------------------------
     def _find_one(
@@ -479,14 +472,6 @@ class SqlMetadataStore(MetadataStore):
             produced_by=list(produced),
             consumed_by=list(consumed),
         )
-
-    # lifecycle ----------------------------------------------------------------------
-    def describe(self) -> dict[str, Any]:
-        return {"flavor": self.flavor, **self.database.describe()}
-
-    def close(self) -> None:
-        if self._owns_database:
-            self.database.close()
 
 
 # rows <-> records -----------------------------------------------------------------------

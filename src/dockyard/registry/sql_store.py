@@ -21,11 +21,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from types import SimpleNamespace
-from typing import Any, ClassVar
+from typing import Any
 
 import sqlalchemy as sa
 
 from dockyard.db.engine import Database
+from dockyard.db.store import SqlStore
 from dockyard.errors import ModelNotFoundError, RecordNotFoundError, RegistryError
 from dockyard.registry import tables
 from dockyard.registry.refs import check_alias, check_model_name
@@ -41,7 +42,7 @@ _names = tables.model_names
 _HINT = "List models with: dockyard models list"
 
 
-class SqlRegistryStore(ModelRegistryStore):
+class SqlRegistryStore(SqlStore, ModelRegistryStore):
     """Model versions and aliases on SQLAlchemy (SQLite or PostgreSQL).
 
     Args:
@@ -50,25 +51,10 @@ class SqlRegistryStore(ModelRegistryStore):
         **options: database options when ``database`` is a URL.
     """
 
-    flavor: ClassVar[str] = "sql"
-
     def __init__(self, database: Database | str, **options: Any) -> None:
-        self._owns_database = not isinstance(database, Database)
-        self.database = (
-            database if isinstance(database, Database) else Database(database, **options)
-        )
+        super().__init__(database, **options)
         self._insert_name = self.database.insert_ignore(_names)
         self._upsert_alias = self.database.upsert(_aliases, ("name", "alias"))
-
-    def __repr__(self) -> str:
-        return f"SqlRegistryStore({self.database.url!r})"
-
-    def describe(self) -> dict[str, Any]:
-        return {"flavor": self.flavor, **self.database.describe()}
-
-    def close(self) -> None:
-        if self._owns_database:
-            self.database.close()
 
     def _aliases_of(self, conn: sa.Connection, name: str) -> dict[int, list[str]]:
         out: dict[int, list[str]] = {}

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar
+from typing import Any
 
 import sqlalchemy as sa
 
-from dockyard.db.engine import Database
+from dockyard.db.store import SqlStore
 from dockyard.errors import RecordNotFoundError, RolloutError, StaleStateError
 from dockyard.rollout import tables
 from dockyard.rollout.store import DeploymentRecord, DeploymentStore, RolloutEventRecord
@@ -56,7 +56,7 @@ def _event(row: Any) -> RolloutEventRecord:
     )
 
 
-class SqlDeploymentStore(DeploymentStore):
+class SqlDeploymentStore(SqlStore, DeploymentStore):
     """Deployments and rollout events on SQLAlchemy (SQLite or PostgreSQL).
 
     Args:
@@ -64,24 +64,6 @@ class SqlDeploymentStore(DeploymentStore):
             this store alone.
         **options: database options when ``database`` is a URL.
     """
-
-    flavor: ClassVar[str] = "sql"
-
-    def __init__(self, database: Database | str, **options: Any) -> None:
-        self._owns_database = not isinstance(database, Database)
-        self.database = (
-            database if isinstance(database, Database) else Database(database, **options)
-        )
-
-    def __repr__(self) -> str:
-        return f"SqlDeploymentStore({self.database.url!r})"
-
-    def describe(self) -> dict[str, Any]:
-        return {"flavor": self.flavor, **self.database.describe()}
-
-    def close(self) -> None:
-        if self._owns_database:
-            self.database.close()
 
     @staticmethod
     def _missing(name: str) -> RecordNotFoundError:

@@ -228,12 +228,17 @@ class Validator:
         if kind == "f" or (kind in "iu" and target == "FP16"):  # wider ints fit FP32/FP64
             values = arr if kind == "f" else arr.astype(np.float64)
             limit = self._limit
-            # One pass for NaN, infinities and magnitudes over the limit (NaN compares
-            # false): as cheap as np.isfinite(...).all(), ~2 us on a row of 30.
+            # Two reductions for NaN, infinities and magnitudes over the limit (NaN
+            # propagates through max/min and compares false): as cheap as
+            # np.isfinite(...).all(), ~2 us on a row of 30, and no temporary array (abs()
+            # of a 100,000 x 30 batch cost 12 ms of a 34 ms check in batch scoring).
             fits = (
-                float(np.abs(values).max()) <= limit  # float(): 1e150 is no float32
-                if isinstance(limit, float)
+                # float(): 1e150 is no float32
+                float(max(values.max(), -values.min())) <= limit
+                if isinstance(limit, float) and values.size
                 else bool((np.abs(values) <= limit).all())
+                if values.size
+                else True
             )
             if not fits:
                 return self._check_floats(values, dtype, target)
@@ -354,6 +359,58 @@ class Validator:
         if self.is_matrix:
             return np.column_stack([arrays[n] for n in self.column_names])
         return arrays
+
+    def invalid_rows(self, columns: Mapping[str, Any]) -> tuple[np.ndarray, list[str | None]]:
+        """Which rows of ``columns`` the signature refuses, and why: per-row rejection.
+
+        For a caller that keeps the good rows of a columnar chunk (batch scoring) where
+        :meth:`columns_to_batch` refuses the whole chunk for its first bad value. Each
+        column is checked whole first (the fast path); only a column that fails is
+        scanned value by value, with the same checks and messages as the rows path.
+
+        Returns:
+            A boolean mask (True: the row is refused) and, for each row, the reason (the
+            first column that refuses it) or None.
+
+        Raises:
+            InvalidInputError: a problem no single row has (a missing column, columns of
+                different lengths, a column that is not one value per row).
+        """
+        if not self.inputs:
+            raise InvalidInputError(
+                "this model's signature names no columns: per-row checks need named inputs"
+            )
+        length: int | None = None
+        for spec in self.inputs:
+            if spec.name not in columns:
+                raise InvalidInputError(
+                    f"missing input {spec.name!r}; the model takes {', '.join(self.column_names)}"
+                )
+            n = len(columns[spec.name])
+            if length is not None and n != length:
+                raise InvalidInputError(
+                    f"input {spec.name!r} has {n} rows but the other inputs have {length}"
+                )
+            length = n
+        bad = np.zeros(length or 0, dtype=bool)
+        reasons: list[str | None] = [None] * (length or 0)
+        for spec in self.inputs:
+            values = columns[spec.name]
+            try:
+                _coerce_column(values, spec)
+                continue
+            except InvalidInputError:
+                pass
+            items = values.tolist() if isinstance(values, np.ndarray) else list(values)
+            for r, value in enumerate(items):  # bounded: one column of the chunk
+                if bad[r]:
+                    continue
+                try:
+                    _check_value(value, spec, r)
+                except InvalidInputError as exc:
+                    bad[r] = True
+                    reasons[r] = str(exc)
+        return bad, reasons
 
     def frame_to_batch(self, frame: Any) -> Batch:
         """Validate a pandas DataFrame (columns by name; extra columns are ignored)."""

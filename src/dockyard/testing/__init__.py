@@ -34,8 +34,10 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from dockyard.testing.artifact_store import ArtifactStoreContract
+    from dockyard.testing.batch_store import BatchStoreContract
     from dockyard.testing.deployment_store import DeploymentStoreContract
     from dockyard.testing.framework_adapter import FrameworkAdapterContract
+    from dockyard.testing.lake import LakeContract
     from dockyard.testing.materializer import MaterializerContract
     from dockyard.testing.metadata_store import MetadataStoreContract
     from dockyard.testing.orchestrator import OrchestratorContract
@@ -43,8 +45,10 @@ if TYPE_CHECKING:
 
 _EXPORTS = {
     "ArtifactStoreContract": "artifact_store",
+    "BatchStoreContract": "batch_store",
     "DeploymentStoreContract": "deployment_store",
     "FrameworkAdapterContract": "framework_adapter",
+    "LakeContract": "lake",
     "MaterializerContract": "materializer",
     "MetadataStoreContract": "metadata_store",
     "OrchestratorContract": "orchestrator",
@@ -53,8 +57,10 @@ _EXPORTS = {
 
 __all__ = [
     "ArtifactStoreContract",
+    "BatchStoreContract",
     "DeploymentStoreContract",
     "FrameworkAdapterContract",
+    "LakeContract",
     "MaterializerContract",
     "MetadataStoreContract",
     "OrchestratorContract",

@@ -1,0 +1,126 @@
+"""Where chunks are scored: in this process, or on a Dask cluster. Only the driver commits.
+
+Both run the same :func:`~dockyard.batch.scoring.score_chunk` and hand its results back
+to the driver as they complete; at most ``in_flight`` chunks are out at a time so the
+driver's memory stays flat however many chunks a job has.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import itertools
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from dockyard.batch.scoring import ChunkResult, ChunkTask, score_chunk
+from dockyard.errors import BatchError
+
+__all__ = ["Executor", "parse_executor", "run_tasks"]
+
+
+@dataclass(frozen=True)
+class Executor:
+    """``local``, ``dask`` (a LocalCluster of 2 worker processes) or a scheduler address."""
+
+    kind: str  # local | dask
+    address: str | None = None  # tcp://HOST:PORT of a running scheduler
+
+    @property
+    def remote(self) -> bool:
+        """Whether the scheduler is on another machine (its workers see other disks)."""
+        if self.address is None:
+            return False
+        host = self.address.removeprefix("tcp://").rsplit(":", 1)[0].strip("[]")
+        if host == "localhost":
+            return False
+        try:
+            return not ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            return True
+
+    def __str__(self) -> str:
+        return self.address.replace("tcp://", "dask://") if self.address else self.kind
+
+
+def parse_executor(text: str) -> Executor:
+    """Read ``--executor``: ``local``, ``dask`` or ``dask://HOST:PORT``."""
+    if text in ("local", "dask"):
+        return Executor(text)
+    if text.startswith(("dask://", "tcp://")):
+        rest = text.split("://", 1)[1]
+        host, _, port = rest.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise BatchError(
+                f"Bad executor {text!r}: write dask://HOST:PORT, e.g. dask://127.0.0.1:8786."
+            )
+        return Executor("dask", f"tcp://{host}:{port}")
+    raise BatchError(f"Unknown executor {text!r}: use local, dask or dask://HOST:PORT.")
+
+
+@contextmanager
+def dask_client(executor: Executor) -> Iterator[Any]:
+    """A client of the executor's cluster (a LocalCluster started for the job, or the
+    scheduler at its address, checked reachable before any work)."""
+    try:
+        import distributed
+    except ImportError as exc:  # pragma: no cover - the dask extra is missing
+        raise BatchError(
+            "The dask executor needs dask.distributed: pip install 'dockyard[dask]'."
+        ) from exc
+    dist: Any = distributed  # untyped calls: dask.distributed ships partial annotations
+    if executor.address is None:
+        cluster = dist.LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,
+        )
+        try:
+            with dist.Client(cluster) as client:
+                yield client
+        finally:
+            cluster.close()
+        return
+    try:
+        client = dist.Client(executor.address, timeout="5s")
+    except (OSError, TimeoutError) as exc:
+        raise BatchError(
+            f"Cannot reach the Dask scheduler at {executor}: {exc}. Start one (dask scheduler "
+            "--host HOST --port PORT) or use --executor dask for a local cluster."
+        ) from exc
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+def run_tasks(
+    tasks: Iterable[ChunkTask], executor: Executor, client: Any = None, in_flight: int = 4
+) -> Iterator[ChunkResult]:
+    """Score ``tasks``, yielding each result as it completes."""
+    if executor.kind == "local":
+        for task in tasks:
+            yield score_chunk(task)
+        return
+    import distributed
+
+    dist: Any = distributed
+    pending = iter(tasks)
+    futures = dist.as_completed()
+    for task in itertools.islice(pending, in_flight):
+        futures.add(_submit(client, task))
+    for future in futures:  # bounded: each task is added once
+        result: ChunkResult = future.result()
+        future.release()
+        yield result
+        following = next(pending, None)
+        if following is not None:
+            futures.add(_submit(client, following))
+
+
+def _submit(client: Any, task: ChunkTask) -> Any:
+    # A deterministic key: the same chunk of the same job is the same task.
+    return client.submit(score_chunk, task, key=f"batch-{task.job_id}-{task.chunk.chunk_id}")
