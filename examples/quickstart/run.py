@@ -3,7 +3,8 @@
 1. a pipeline trains an iris classifier; 2. a rerun is served from the cache;
 3. the model is registered and made ``production``; 4. ``dockyard serve`` answers real
 requests; 5. a second version, trained with other parameters by the same pipeline, is
-rolled out as a canary behind the gateway while traffic flows, printing each decision.
+rolled out as a canary behind the gateway while traffic flows, printing each decision;
+6. new rows land in the data lake and a batch job scores them with ``iris@production``.
 
 ``bash scripts/quickstart.sh`` installs dockyard and runs this file.
 """
@@ -19,8 +20,11 @@ import time
 from pathlib import Path
 
 import httpx
+import pandas as pd
+from sklearn.datasets import load_iris
 
 from dockyard import load_stack
+from dockyard.lake import open as open_lake
 from dockyard.registry import get_model_version
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -172,10 +176,27 @@ def canary(stable: int) -> None:
     dockyard("deployments", "down", "iris-api")
 
 
+def batch_scoring() -> None:
+    print("== 6. Batch: new rows land in the lake; a batch job scores them with iris@production")
+    rows = pd.DataFrame(load_iris().data, columns=FEATURES)
+    rows.insert(0, "flower_id", range(len(rows)))
+    lake = open_lake()
+    version = lake.write("curated/iris", rows, mode="overwrite")
+    print(f"   wrote {len(rows)} rows to the lake as curated/iris (version {version})")
+    summary = dockyard(
+        "batch", "run", "iris@production", "--input", "lake://curated/iris",
+        "--output", "lake://predictions/iris", "--id-column", "flower_id",
+    )  # fmt: skip
+    print("   " + summary.strip().replace("\n", "\n   "))
+    head = dockyard("lake", "head", "predictions/iris", "-n", "3")
+    print("   " + head.strip().replace("\n", "\n   "))
+
+
 def main() -> None:
     stable = train_and_register()
     serve_and_ask()
     canary(stable)
+    batch_scoring()
 
 
 if __name__ == "__main__":
