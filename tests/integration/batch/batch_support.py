@@ -45,4 +45,5 @@ def write_table(
         pa.Table.from_pandas(frame, preserve_index=False),
         mode=mode,  # type: ignore[arg-type]
         writer_properties=WriterProperties(max_row_group_size=row_group),
+        storage_options=lake.storage_options or None,
     )
