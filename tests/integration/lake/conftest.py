@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from lake_moto import make_bucket, s3_options, start_moto, stop_moto
 
 from dockyard.lake.delta import DeltaLake
+from lake_moto import make_bucket, s3_options, start_moto, stop_moto
 
 
 @pytest.fixture(scope="session")

@@ -18,10 +18,10 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
-from lake_moto import make_bucket, s3_options, start_moto, stop_moto
 
 from dockyard.errors import LakeUnavailableError
 from dockyard.lake.delta import DeltaLake
+from lake_moto import make_bucket, s3_options, start_moto, stop_moto
 
 WRITER = """
 import json, sys, time
