@@ -77,10 +77,18 @@ class Storage:
 
     def listdir(self, path: str) -> list[str]:
         """Names of the folders directly under ``path`` (none when it is missing)."""
+        return self._names(path, "directory")
+
+    def listfiles(self, path: str) -> list[str]:
+        """Names of the files directly under ``path`` (none when it is missing)."""
+        return self._names(path, "file")
+
+    def _names(self, path: str, kind: str) -> list[str]:
         with self._errors(f"list {path}"):
             if self.local:
+                wanted = os.DirEntry.is_dir if kind == "directory" else os.DirEntry.is_file
                 try:
-                    return sorted(e.name for e in os.scandir(path) if e.is_dir())
+                    return sorted(e.name for e in os.scandir(path) if wanted(e))
                 except (FileNotFoundError, NotADirectoryError):
                     return []
             try:
@@ -90,23 +98,7 @@ class Storage:
             return sorted(
                 str(e["name"]).rstrip("/").rsplit("/", 1)[-1]
                 for e in entries
-                if e.get("type") == "directory"
-            )
-
-    def listfiles(self, path: str) -> list[str]:
-        """Names of the files directly under ``path`` (none when it is missing)."""
-        with self._errors(f"list {path}"):
-            if self.local:
-                try:
-                    return sorted(e.name for e in os.scandir(path) if e.is_file())
-                except (FileNotFoundError, NotADirectoryError):
-                    return []
-            try:
-                entries = self._fs.ls(path, detail=True, refresh=True)
-            except FileNotFoundError:
-                return []
-            return sorted(
-                str(e["name"]).rsplit("/", 1)[-1] for e in entries if e.get("type") == "file"
+                if e.get("type") == kind
             )
 
     def upload(self, source: str, path: str) -> None:
