@@ -110,17 +110,38 @@ def run_tasks(
     dist: Any = distributed
     pending = iter(tasks)
     futures = dist.as_completed()
+    chunk_of: dict[str, str] = {}
     for task in itertools.islice(pending, in_flight):
-        futures.add(_submit(client, task))
+        futures.add(_submit(client, task, chunk_of))
     for future in futures:  # bounded: each task is added once
-        result: ChunkResult = future.result()
+        yield _result(future, chunk_of.pop(future.key))
         future.release()
-        yield result
         following = next(pending, None)
         if following is not None:
-            futures.add(_submit(client, following))
+            futures.add(_submit(client, following, chunk_of))
 
 
-def _submit(client: Any, task: ChunkTask) -> Any:
+def _submit(client: Any, task: ChunkTask, chunk_of: dict[str, str]) -> Any:
     # A deterministic key: the same chunk of the same job is the same task.
-    return client.submit(score_chunk, task, key=f"batch-{task.job_id}-{task.chunk.chunk_id}")
+    key = f"batch-{task.job_id}-{task.chunk.chunk_id}"
+    chunk_of[key] = task.chunk.chunk_id
+    return client.submit(score_chunk, task, key=key)
+
+
+def _result(future: Any, chunk_id: str) -> ChunkResult:
+    """The chunk's result; a task the cluster could not run (its workers kept dying:
+    ``KilledWorker``; the task lost) fails that chunk alone, as a model error would."""
+    try:
+        result: ChunkResult = future.result()
+    except Exception as exc:  # score_chunk returns its own errors: this is the cluster's
+        return ChunkResult(
+            chunk_id,
+            0,
+            0,
+            0.0,
+            error=(
+                f"chunk {chunk_id} could not be scored on the Dask cluster: "
+                f"{type(exc).__name__}: {exc} (rerun the job to retry it)"
+            ),
+        )
+    return result
