@@ -2,7 +2,9 @@
 
 Both run the same :func:`~dockyard.batch.scoring.score_chunk` and hand its results back
 to the driver as they complete; at most ``in_flight`` chunks are out at a time so the
-driver's memory stays flat however many chunks a job has.
+driver's memory stays flat however many chunks a job has. Locally they are scored on that
+many threads of the driver's process (the work releases the GIL: parquet I/O, numpy, the
+model's BLAS calls).
 """
 
 from __future__ import annotations
@@ -102,8 +104,7 @@ def run_tasks(
 ) -> Iterator[ChunkResult]:
     """Score ``tasks``, yielding each result as it completes."""
     if executor.kind == "local":
-        for task in tasks:
-            yield score_chunk(task)
+        yield from _run_local(tasks, in_flight)
         return
     import distributed
 
@@ -119,6 +120,24 @@ def run_tasks(
         following = next(pending, None)
         if following is not None:
             futures.add(_submit(client, following, chunk_of))
+
+
+def _run_local(tasks: Iterable[ChunkTask], in_flight: int) -> Iterator[ChunkResult]:
+    if in_flight <= 1:
+        yield from map(score_chunk, tasks)
+        return
+    from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+
+    pending = iter(tasks)
+    with ThreadPoolExecutor(max_workers=in_flight, thread_name_prefix="batch-score") as pool:
+        running = {pool.submit(score_chunk, t) for t in itertools.islice(pending, in_flight)}
+        while running:  # bounded: each task is submitted once
+            done, running = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                yield future.result()
+                following = next(pending, None)
+                if following is not None:
+                    running.add(pool.submit(score_chunk, following))
 
 
 def _submit(client: Any, task: ChunkTask, chunk_of: dict[str, str]) -> Any:
