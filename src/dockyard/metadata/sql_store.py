@@ -30,6 +30,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from dockyard.db.engine import Database
+from dockyard.db.outbox import record_event
 from dockyard.db.store import SqlStore
 from dockyard.errors import MetadataError, RecordNotFoundError
 from dockyard.metadata import tables
@@ -198,6 +199,21 @@ class SqlMetadataStore(SqlStore, MetadataStore):
                 result = conn.execute(_runs.update().where(_runs.c.id == full_id).values(values))
                 if result.rowcount == 0:
                     raise RecordNotFoundError(f"No run matches {run_id!r}. {_RUNS_HINT}")
+                if status in ("completed", "failed"):
+                    pipeline = conn.execute(
+                        sa.select(_runs.c.pipeline).where(_runs.c.id == full_id)
+                    ).scalar_one()
+                    record_event(
+                        self.database,
+                        conn,
+                        f"dockyard.run.{status}",
+                        source=f"/runs/{full_id}",
+                        subject=pipeline,
+                        data={"run_id": full_id, "pipeline": pipeline, "status": status}
+                        | ({"error": error} if error else {}),
+                        key=(now.isoformat(),),
+                        time=now,
+                    )
 
         self.database.retrying(write)
 
