@@ -6,6 +6,12 @@ Names are re-exported lazily: ``import dockyard.events`` loads no broker client:
 
     async with await open_bus("redis://127.0.0.1:6379") as bus:
         await bus.publish("customers.events", b'{"id": 1, "features": {...}}')
+
+    # score the stream with a registered model until SIGTERM (``dockyard consume``)
+    from dockyard.events import consume
+
+    consume("churn@production", bus="redis://127.0.0.1:6379",
+            input="customers.events", output="churn.predictions")
 """
 
 from __future__ import annotations
@@ -16,8 +22,14 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from dockyard.events.base import EventBus, Message, Outgoing
     from dockyard.events.bus import open_bus
+    from dockyard.events.consumer import ConsumerStats, StreamConsumer, consume
+    from dockyard.events.decisions import ConsumerConfig
 
 _EXPORTS = {
+    "ConsumerConfig": "decisions",
+    "ConsumerStats": "consumer",
+    "StreamConsumer": "consumer",
+    "consume": "consumer",
     "EventBus": "base",
     "Message": "base",
     "Outgoing": "base",
@@ -25,9 +37,13 @@ _EXPORTS = {
 }
 
 __all__ = [
+    "ConsumerConfig",
+    "ConsumerStats",
     "EventBus",
     "Message",
     "Outgoing",
+    "StreamConsumer",
+    "consume",
     "open_bus",
 ]
 

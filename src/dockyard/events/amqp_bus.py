@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
@@ -39,6 +40,11 @@ __all__ = ["AmqpBus", "queue_name"]
 def queue_name(topic: str, group: str) -> str:
     """The queue of ``group`` on ``topic``."""
     return f"{check_name(topic)}:{check_name(group, 'group')}"
+
+
+class _DropTransportErrors(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("error when creating transport")
 
 
 class _Subscription:
@@ -83,7 +89,7 @@ class AmqpBus(EventBus):
     def _unavailable(self, exc: BaseException) -> BusUnavailableError:
         return BusUnavailableError(
             f"Cannot reach the event bus {mask_password(self.url)}: {type(exc).__name__}: "
-            f"{exc or 'no answer'}. Check that RabbitMQ is running there and that the URL "
+            f"{mask_password(str(exc)).rstrip('.') or 'no answer'}. Check that RabbitMQ is running there and that the URL "
             "(host, port, user, password, virtual host) is right."
         )
 
@@ -111,10 +117,16 @@ class AmqpBus(EventBus):
     async def connect(self) -> None:
         import aio_pika
 
+        # aiormq also logs the failure it raises; the raised error is said once, by us.
+        noise = logging.getLogger("aiormq.connection")
+        quiet = _DropTransportErrors()
+        noise.addFilter(quiet)
         try:
             self._conn = await aio_pika.connect(without_query(self.url), timeout=5)
         except Exception as exc:  # aiormq raises several types (and OSError) here
             raise self._unavailable(exc) from exc
+        finally:
+            noise.removeFilter(quiet)
         await self._publisher()
 
     async def _publisher(self) -> Any:

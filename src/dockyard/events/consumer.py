@@ -147,7 +147,8 @@ class StreamConsumer:
             )
             if not more:
                 break
-            got += more
+            seen = {m.id for m in got}  # a tiny ack_wait can hand one back twice
+            got += [m for m in more if m.id not in seen]
         return got
 
     async def _with_touch(self, work: Any, messages: Sequence[Message]) -> None:
@@ -295,24 +296,37 @@ def consume(
         id_field=id_field,
         max_deliveries=max_deliveries,
     )
-    bus_class(bus)  # an unknown scheme is said before the model is loaded
+    bus_class(bus)  # an unknown scheme is said before anything is loaded
+    return asyncio.run(
+        _main(
+            config,
+            bus,
+            dict(bus_options or {}),
+            lambda: _load(model, stack, trust_pickle, predict_proba),
+            max_messages,
+            idle_exit_s,
+            on_start,
+            on_batch,
+        )
+    )
+
+
+def _load(
+    model: str, stack: Stack | str | None, trust_pickle: bool, predict_proba: bool
+) -> ModelRuntime:
     from dockyard.runtime.spec import load_runtime
 
-    runtime = load_runtime(model, stack, trust_pickle=trust_pickle, predict_proba=predict_proba)
-    if on_start is not None:
-        on_start(config, runtime)
-    return asyncio.run(
-        _main(config, runtime, bus, dict(bus_options or {}), max_messages, idle_exit_s, on_batch)
-    )
+    return load_runtime(model, stack, trust_pickle=trust_pickle, predict_proba=predict_proba)
 
 
 async def _main(
     config: ConsumerConfig,
-    runtime: ModelRuntime,
     url: str,
     bus_options: dict[str, Any],
+    load: Callable[[], ModelRuntime],
     max_messages: int | None,
     idle_exit_s: float | None,
+    on_start: Callable[[ConsumerConfig, ModelRuntime], None] | None,
     on_batch: Callable[[ConsumerStats], None] | None,
 ) -> ConsumerStats:
     from dockyard.events.bus import open_bus
@@ -325,7 +339,12 @@ async def _main(
             loop.add_signal_handler(sig, stop.set)
             handled.append(sig)
     try:
+        # The broker first: an unreachable one is said before a model is loaded. Loading
+        # blocks the loop, which has nothing else to do yet.
         async with await open_bus(url, **bus_options) as bus:
+            runtime = load()
+            if on_start is not None:
+                on_start(config, runtime)
             consumer = StreamConsumer(config, runtime, bus, on_batch=on_batch)
             return await consumer.run(stop, max_messages=max_messages, idle_exit_s=idle_exit_s)
     finally:

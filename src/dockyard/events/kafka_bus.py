@@ -54,7 +54,7 @@ class KafkaBus(EventBus):
     def _unavailable(self, exc: BaseException) -> BusUnavailableError:
         return BusUnavailableError(
             f"Cannot reach the event bus {mask_password(self.url)}: {type(exc).__name__}: "
-            f"{exc}. Check that the Kafka brokers listed are running and reachable."
+            f"{mask_password(str(exc)).rstrip('.')}. Check that the Kafka brokers listed are running and reachable."
         )
 
     @contextlib.asynccontextmanager

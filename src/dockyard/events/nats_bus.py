@@ -62,7 +62,7 @@ class NatsBus(EventBus):
     def _unavailable(self, exc: BaseException) -> BusUnavailableError:
         return BusUnavailableError(
             f"Cannot reach the event bus {mask_password(self.url)}: {type(exc).__name__}: "
-            f"{exc or 'no answer'}. Check that nats-server runs there with JetStream "
+            f"{mask_password(str(exc)).rstrip('.') or 'no answer'}. Check that nats-server runs there with JetStream "
             "enabled (-js) and that the URL is right."
         )
 

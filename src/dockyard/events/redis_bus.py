@@ -66,7 +66,7 @@ class RedisBus(EventBus):
     def _unavailable(self, exc: BaseException) -> BusUnavailableError:
         return BusUnavailableError(
             f"Cannot reach the event bus {mask_password(self.url)}: {type(exc).__name__}: "
-            f"{exc}. Check that Redis is running there and the URL (host, port, password, "
+            f"{mask_password(str(exc)).rstrip('.')}. Check that Redis is running there and the URL (host, port, password, "
             "database) is right."
         )
 
