@@ -10,6 +10,7 @@ import typer
 
 from dockyard.cli import artifacts as artifacts_cmd
 from dockyard.cli import batch as batch_cmd
+from dockyard.cli import consume as consume_cmd
 from dockyard.cli import deploy as deploy_cmd
 from dockyard.cli import lake as lake_cmd
 from dockyard.cli import models as models_cmd
@@ -33,6 +34,7 @@ app.add_typer(stack_cmd.app, name="stack")
 app.add_typer(models_cmd.app, name="models")
 app.add_typer(lake_cmd.app, name="lake")
 app.add_typer(batch_cmd.app, name="batch")
+app.command("consume", help=consume_cmd.HELP)(consume_cmd.consume)
 app.command("serve")(serve_cmd.serve)
 app.command("deploy")(deploy_cmd.deploy)
 app.add_typer(deploy_cmd.rollout_app, name="rollout")
