@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from dockyard.events.bus import open_bus
     from dockyard.events.consumer import ConsumerStats, StreamConsumer, consume
     from dockyard.events.decisions import ConsumerConfig
+    from dockyard.events.publishing import OutboxRelay, flush_outbox
 
 _EXPORTS = {
     "ConsumerConfig": "decisions",
@@ -34,6 +35,8 @@ _EXPORTS = {
     "Message": "base",
     "Outgoing": "base",
     "open_bus": "bus",
+    "OutboxRelay": "publishing",
+    "flush_outbox": "publishing",
 }
 
 __all__ = [
@@ -41,9 +44,11 @@ __all__ = [
     "ConsumerStats",
     "EventBus",
     "Message",
+    "OutboxRelay",
     "Outgoing",
     "StreamConsumer",
     "consume",
+    "flush_outbox",
     "open_bus",
 ]
 
