@@ -42,7 +42,9 @@ branch, and where the meaning fits, the class also derives from the matching bui
     │   │                                   password masked)
     │   ├── UnknownBusError (ValueError)    a bus URL whose scheme no installed adapter takes
     │   ├── TopicNameError (ValueError)     a topic or group name the broker refuses
-    │   └── ConsumerConfigError (ValueError) bad stream-consumer options (--max-batch 0, ...)
+    │   ├── ConsumerConfigError (ValueError) bad stream-consumer options (--max-batch 0, ...)
+    │   └── TriggerError (ValueError)       a trigger name in use, a bad source or command
+    │       └── UnknownTriggerError (KeyError) no trigger of that name
     └── ScheduleError (ValueError)          a bad cron, command or schedule name
         └── UnknownScheduleError (KeyError) no schedule of that name
 
@@ -219,6 +221,14 @@ class TopicNameError(EventError, ValueError):
 
 class ConsumerConfigError(EventError, ValueError):
     """Stream-consumer options that cannot work (a batch of 0, a latency below 0, ...)."""
+
+
+class TriggerError(EventError, ValueError):
+    """A trigger cannot be added as asked: a name in use, an unknown dataset or command."""
+
+
+class UnknownTriggerError(TriggerError, KeyError):
+    """No trigger of that name."""
 
 
 class ScheduleError(DockyardError, ValueError):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import sys
 from pathlib import Path
@@ -19,6 +21,7 @@ from dockyard.cli import runs as runs_cmd
 from dockyard.cli import schedule as schedule_cmd
 from dockyard.cli import serve as serve_cmd
 from dockyard.cli import stack as stack_cmd
+from dockyard.cli import trigger as trigger_cmd
 from dockyard.cli._common import console, err_console, esc
 
 app = typer.Typer(
@@ -37,6 +40,8 @@ app.add_typer(lake_cmd.app, name="lake")
 app.add_typer(batch_cmd.app, name="batch")
 app.command("consume", help=consume_cmd.HELP)(consume_cmd.consume)
 app.add_typer(events_cmd.app, name="events")
+app.add_typer(trigger_cmd.app, name="trigger")
+app.command("triggers", help=trigger_cmd.TRIGGERS_HELP)(trigger_cmd.triggers)
 app.command("serve")(serve_cmd.serve)
 app.command("deploy")(deploy_cmd.deploy)
 app.add_typer(deploy_cmd.rollout_app, name="rollout")
@@ -113,6 +118,9 @@ def run(
         raise UserCodeLoadError(
             f"{target} is a {type(obj).__name__}, not a pipeline. Decorate it with @pipeline."
         )
+    # Set by ``dockyard triggers`` for the runs it starts: the run records its cause.
+    triggered_by = os.environ.get("DOCKYARD_TRIGGERED_BY")
+    extra = {"triggered_by": json.loads(triggered_by)} if triggered_by else None
     with RichProgress(console, obj.name) as progress:
         result = obj.run(
             parse_cli_params(param),
@@ -121,6 +129,7 @@ def run(
             enable_cache=False if no_cache else None,
             trust_pickle=trust_pickle or None,
             progress=progress,
+            extra=extra,
         )
     cached = sum(1 for s in result.steps.values() if s.cache_hit)
     console.print(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import typer
 from rich.table import Table
 from rich.tree import Tree
@@ -48,6 +50,9 @@ def show_run(
         )
     if run.error:
         console.print(f"[red]error:[/] {esc(run.error)}")
+    triggered_by = (run.spec.get("extra") or {}).get("triggered_by")
+    if triggered_by:
+        console.print(f"triggered by: {json.dumps(triggered_by, sort_keys=True)}", markup=False)
 
     invocations = run.spec.get("invocations", {})
     tree = Tree("[bold]DAG[/]")

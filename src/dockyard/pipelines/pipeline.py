@@ -160,8 +160,11 @@ class Pipeline:
         enable_cache: bool | None = None,
         trust_pickle: bool | None = None,
         progress: Progress | None = None,
+        extra: Mapping[str, Any] | None = None,
     ) -> Run:
-        """Plan and execute on a stack; returns the run, raises StepFailed if a step failed."""
+        """Plan and execute on a stack; returns the run, raises StepFailed if a step failed.
+
+        ``extra`` is recorded with the run's plan (``triggered_by``: what started it)."""
         from dockyard.settings import Settings
         from dockyard.stacks.stack import Stack, load_stack
 
@@ -170,6 +173,7 @@ class Pipeline:
         plan, steps = self.plan(
             params, config=config, enable_cache=enable_cache, trust_pickle=trust_pickle
         )
+        plan.extra.update(extra or {})
         the_stack = stack if isinstance(stack, Stack) else load_stack(stack)
         return execute_plan(plan, the_stack, steps=steps, progress=progress)
 

@@ -20,6 +20,7 @@ import sqlalchemy as sa
 
 import dockyard.batch.tables
 import dockyard.db.outbox
+import dockyard.events.tables
 import dockyard.metadata.tables
 import dockyard.registry.tables
 import dockyard.rollout.tables
