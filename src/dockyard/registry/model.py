@@ -76,15 +76,27 @@ def _signature(signature: Any, sample: Any, model: Any) -> Signature | None:
         return signature if isinstance(signature, Signature) else Signature.from_dict(signature)
     if sample is None:
         return signature_from_model(model)
+    from dataclasses import replace
+
+    from dockyard.registry.profile import MAX_PROFILE_ROWS, build_profile
+
     answers = None
     predict = getattr(model, "predict", None)
     if callable(predict):
-        head = sample.head(5) if hasattr(sample, "head") else sample[:5]
+        head = (
+            sample.head(MAX_PROFILE_ROWS) if hasattr(sample, "head") else sample[:MAX_PROFILE_ROWS]
+        )
         try:
             answers = predict(head)
         except Exception:  # the output type stays unknown; the inputs still count
             answers = None
-    return infer_signature(sample, y=answers)
+    inferred = infer_signature(sample, y=None if answers is None else answers[:5])
+    if answers is None:
+        return inferred
+    try:  # the reference stream drift is measured against
+        return replace(inferred, profile=build_profile(sample, answers))
+    except Exception:  # a sample we cannot profile still registers
+        return inferred
 
 
 def _clean_metrics(metrics: Mapping[str, Any] | None) -> dict[str, Any]:

@@ -171,6 +171,10 @@ class Signature:
     inputs: tuple[ColumnSpec, ...] = ()
     outputs: tuple[OutputSpec, ...] = ()
     n_features: int | None = None
+    #: What the training sample looked like (:func:`dockyard.registry.profile.build_profile`):
+    #: the reference drift is measured against. Not part of what a model takes, so two
+    #: signatures that differ only here are equal.
+    profile: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
     _cache: dict[str, Any] = field(
         default_factory=dict, init=False, repr=False, compare=False, hash=False
     )
@@ -212,7 +216,7 @@ class Signature:
                 for o in self.outputs
             ],
             "n_features": self.n_features,
-        }
+        } | ({"profile": dict(self.profile)} if self.profile is not None else {})
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Signature:
@@ -226,6 +230,7 @@ class Signature:
                 inputs=tuple(ColumnSpec(**c) for c in data.get("inputs", ())),
                 outputs=tuple(OutputSpec(**o) for o in data.get("outputs", ())),
                 n_features=data.get("n_features"),
+                profile=data.get("profile"),
             )
         except (TypeError, AttributeError) as exc:
             raise RegistryError(f"not a signature: {exc}") from exc

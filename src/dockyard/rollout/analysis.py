@@ -28,7 +28,6 @@ Example::
 
 from __future__ import annotations
 
-import bisect
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -36,6 +35,7 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Any
 
+from dockyard import divergence
 from dockyard.errors import RolloutError
 from dockyard.rollout.metrics import VersionSnapshot
 
@@ -72,73 +72,21 @@ def js_distance(
     *,
     smoothing: float = 0.0,
 ) -> float:
-    """Jensen-Shannon distance (base 2) between two count or probability vectors.
-
-    Args:
-        p: Counts per label (a mapping; missing labels count 0) or a sequence.
-        q: Same for the other distribution; sequences must have the same length.
-        smoothing: A pseudo-count added to every bin of both (additive smoothing), so a
-            bin never seen in a small sample does not weigh as an impossibility.
-
-    Returns:
-        A float from 0.0 (identical) to 1.0 (disjoint supports).
+    """Jensen-Shannon distance (base 2) between two count or probability vectors: 0.0
+    identical, 1.0 disjoint (:func:`dockyard.divergence.js_distance`, the one copy that
+    batch comparison and stream drift use too).
 
     Raises:
         RolloutError: A negative count or smoothing, different lengths, or a distribution
             with nothing in it.
     """
-    if isinstance(p, Mapping) and isinstance(q, Mapping):
-        labels = list(dict.fromkeys([*p, *q]))
-        pv = [float(p.get(k, 0.0)) for k in labels]
-        qv = [float(q.get(k, 0.0)) for k in labels]
-    elif not isinstance(p, Mapping) and not isinstance(q, Mapping):
-        pv, qv = [float(x) for x in p], [float(x) for x in q]
-        if len(pv) != len(qv):
-            raise RolloutError(
-                f"Cannot compare distributions of {len(pv)} and {len(qv)} bins; "
-                "give both over the same bins (or as mappings of label to count)."
-            )
-    else:
-        raise RolloutError("Give both distributions as mappings or both as sequences.")
-    if smoothing < 0 or any(x < 0 for x in pv) or any(x < 0 for x in qv):
-        raise RolloutError("Counts and smoothing of a distribution must not be negative.")
-    pv = [x + smoothing for x in pv]
-    qv = [x + smoothing for x in qv]
-    p_total, q_total = sum(pv), sum(qv)
-    if p_total <= 0 or q_total <= 0:
-        raise RolloutError("Cannot compare an empty distribution; record predictions first.")
-    jsd = 0.0
-    for a, b in zip(pv, qv, strict=True):
-        a /= p_total
-        b /= q_total
-        m = (a + b) / 2.0
-        if a > 0:
-            jsd += 0.5 * a * math.log2(a / m)
-        if b > 0:
-            jsd += 0.5 * b * math.log2(b / m)
-    return math.sqrt(min(1.0, max(0.0, jsd)))
+    try:
+        return divergence.js_distance(p, q, smoothing=smoothing)
+    except ValueError as exc:
+        raise RolloutError(str(exc)) from None
 
 
-def score_histograms(
-    reference: Sequence[float], other: Sequence[float], *, bins: int = 10
-) -> tuple[list[int], list[int]]:
-    """Histograms of two score samples over the same bins.
-
-    The bin edges are the quantiles of ``reference`` (of ``other`` when ``reference`` is
-    empty), so each bin holds about the same share of the reference, as PSI does; the
-    outer bins are open-ended.
-    """
-    base = sorted(reference) or sorted(other)
-    if not base:
-        return [0] * bins, [0] * bins
-    edges = sorted({base[min(len(base) - 1, (len(base) * i) // bins)] for i in range(1, bins)})
-    size = len(edges) + 1
-    ref_counts, other_counts = [0] * size, [0] * size
-    for value in reference:
-        ref_counts[bisect.bisect_right(edges, value)] += 1
-    for value in other:
-        other_counts[bisect.bisect_right(edges, value)] += 1
-    return ref_counts, other_counts
+score_histograms = divergence.score_histograms
 
 
 def _distribution(snap: VersionSnapshot, bins: Sequence[int]) -> dict[str, float]:
