@@ -123,6 +123,16 @@ class Outbox:
         with self.database.transaction() as conn:
             return [_event(row) for row in reversed(conn.execute(stmt).all())]
 
+    def prune(self, older_than: datetime) -> int:
+        """Delete sent events recorded before ``older_than`` (the outbox is a queue, not
+        an archive: the bus has them); the number deleted. Unsent events always stay."""
+        with self.database.transaction() as conn:
+            return int(
+                conn.execute(
+                    outbox.delete().where(outbox.c.sent_at.is_not(None), outbox.c.time < older_than)
+                ).rowcount
+            )
+
     def mark_sent(self, seqs: Sequence[int]) -> None:
         """Record that these events reached the bus."""
         if not seqs:

@@ -23,7 +23,9 @@ import asyncio
 import contextlib
 import fnmatch
 import logging
+import time
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from dockyard.db.outbox import Outbox, OutboxEvent
@@ -93,6 +95,9 @@ def matches(event_type: str, patterns: Sequence[str]) -> bool:
 class OutboxRelay:
     """Sends a database's pending events to a bus, in order, and marks them sent."""
 
+    #: Sent events are deleted from the outbox after this long.
+    keep_sent = timedelta(days=7)
+
     def __init__(
         self, database: Database, bus: EventBus, *, topic: str = EVENTS_TOPIC, batch: int = 100
     ) -> None:
@@ -100,6 +105,7 @@ class OutboxRelay:
         self.bus = bus
         self.topic = topic
         self.batch = batch
+        self._pruned_at: float | None = None
 
     async def flush(self, max_batches: int = 100) -> int:
         """Send what is pending (at most ``max_batches`` batches); the number sent.
@@ -118,6 +124,9 @@ class OutboxRelay:
             await self.bus.publish_many(self.topic, messages)
             self.outbox.mark_sent([e.seq for e in events])
             sent += len(events)
+        if self._pruned_at is None or time.monotonic() - self._pruned_at > 3600:
+            self._pruned_at = time.monotonic()
+            self.outbox.prune(datetime.now(UTC) - self.keep_sent)
         return sent
 
     async def run(self, stop: asyncio.Event, *, interval: float = 1.0) -> None:

@@ -105,3 +105,15 @@ def test_sent_events_leave_the_pending_list(database: Database) -> None:
     assert [e.data["i"] for e in outbox.recent(limit=3)] == [2, 3, 4]
     assert [e.data["i"] for e in outbox.recent(after=first[-1].seq)] == [2, 3, 4]
     assert outbox.recent(limit=5)[0].sent_at is not None
+
+
+def test_prune_deletes_only_old_sent_events(database: Database) -> None:
+    outbox = Outbox(database)
+    old = datetime(2026, 1, 1, tzinfo=UTC)
+    for i in range(3):
+        with database.transaction() as conn:
+            record_event(database, conn, "dockyard.x", source="/x", data={}, key=(i,), time=old)
+    outbox.mark_sent([e.seq for e in outbox.pending(limit=2)])
+    assert outbox.prune(datetime(2026, 6, 1, tzinfo=UTC)) == 2
+    assert [e.data for e in outbox.recent()] == [{}]  # the unsent one stays
+    assert len(outbox.pending()) == 1
