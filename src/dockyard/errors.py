@@ -37,8 +37,9 @@ branch, and where the meaning fits, the class also derives from the matching bui
     ├── RolloutError
     │   └── StaleStateError                 a deployment's state changed since it was read
     ├── BatchError                          a batch scoring job cannot run or resume
-    └── ScheduleError (ValueError)          a bad cron, command or schedule name
-        └── UnknownScheduleError (KeyError) no schedule of that name
+    ├── ScheduleError (ValueError)          a bad cron, command or schedule name
+    │   └── UnknownScheduleError (KeyError) no schedule of that name
+    └── PackagingError (ValueError)         an image, manifest or template cannot be made
 
 A message says what failed, the offending value, and what to do about it.
 """
@@ -202,3 +203,8 @@ class ScheduleError(DockyardError, ValueError):
 
 class UnknownScheduleError(ScheduleError, KeyError):
     """No schedule of that name."""
+
+
+class PackagingError(DockyardError, ValueError):
+    """An image, manifest, template or workflow cannot be made from the given input (an
+    invalid image name, an output folder that is a file...)."""
