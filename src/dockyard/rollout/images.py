@@ -87,8 +87,9 @@ def write_files(out_dir: str | Path, files: Mapping[str, str | bytes]) -> Bundle
                 target.write_text(content, encoding="utf-8")
             written.append(rel)
     except (FileExistsError, NotADirectoryError) as exc:
+        blocking = _file_on_the_way(Path(exc.filename or root))
         raise PackagingError(
-            f"Cannot write under {root}: {exc.filename} is a file where a folder is needed. "
+            f"Cannot write under {root}: {blocking} is a file where a folder is needed. "
             "Give another output folder."
         ) from exc
     except OSError as exc:
@@ -96,6 +97,14 @@ def write_files(out_dir: str | Path, files: Mapping[str, str | bytes]) -> Bundle
             f"Cannot write under {root}: {exc.strerror or exc} ({exc.filename})."
         ) from exc
     return Bundle(root, tuple(written))
+
+
+def _file_on_the_way(path: Path) -> Path:
+    """The first existing path on the way to ``path`` that is not a folder."""
+    for parent in (*reversed(path.parents), path):
+        if parent.exists() and not parent.is_dir():
+            return parent
+    return path
 
 
 def _stack(stack: Stack | str | None) -> Stack:

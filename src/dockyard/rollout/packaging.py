@@ -91,8 +91,15 @@ def deployment_plan(
         PackagingError: no such deployment, it has no version, or an invalid image.
     """
     from dockyard.db import mask_url
-    from dockyard.packaging.plans import DeploymentPlan, VersionPlan, k8s_name
+    from dockyard.packaging.plans import (
+        DeploymentPlan,
+        VersionPlan,
+        check_image_repository,
+        k8s_name,
+    )
 
+    if image is not None:
+        check_image_repository(image)  # the user's input first, before any store
     s = _stack(stack)
     try:
         record = s.deployment_store.get_deployment(name)

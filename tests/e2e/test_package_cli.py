@@ -1,0 +1,289 @@
+"""`dockyard containerize` and `dockyard package ...` as a user runs them, every output
+checked by its real validator, and the image's entrypoint proven without Docker."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+
+from packaging_checks import (
+    argo_errors,
+    cfn_lint,
+    github_workflow_errors,
+    hadolint,
+    kubernetes_errors,
+)
+from support import free_port
+
+REGISTER = """
+from sklearn.linear_model import LogisticRegression
+from dockyard import register_model
+
+X = [[0.0, 1.0], [1.0, 0.0], [0.1, 0.8], [0.9, 0.2]]
+register_model("tiny", LogisticRegression().fit(X, [0, 1, 0, 1]), sample=X, aliases=["production"])
+register_model("tiny", LogisticRegression(C=0.5).fit(X, [0, 1, 0, 1]), sample=X)
+"""
+
+# A deployment mid-canary (version 2 at 25% next to version 1), recorded as the local
+# controller records it: packaging reads the stored state, it starts no process.
+DEPLOYMENT = """
+from dockyard.rollout.machine import RolloutState
+from dockyard.rollout.spec import RolloutSpec
+from dockyard.stacks.stack import load_stack
+
+spec = RolloutSpec.from_cli(strategy="canary", steps="10,25,50,100", interval="30s",
+                            max_error_rate=0.01, max_p99_ms=50, min_requests=100)
+state = RolloutState(model="tiny", stable=1, candidate=2, phase="progressing", weight=25.0,
+                     step_index=1, spec=spec.to_dict())
+load_stack().deployment_store.create_deployment("tiny-api", port=8080, state=state.to_dict())
+"""
+
+PIPELINE = """
+from dockyard import pipeline, step
+
+
+@step
+def numbers() -> list:
+    return [1, 2, 3]
+
+
+@pipeline
+def training():
+    numbers()
+"""
+
+
+@pytest.fixture
+def models(cli, project: Path) -> Path:
+    (project / "register.py").write_text(REGISTER)
+    subprocess.run([sys.executable, "register.py"], cwd=project, check=True)
+    return project
+
+
+@pytest.fixture
+def deployment(models: Path) -> str:
+    (models / "deployment.py").write_text(DEPLOYMENT)
+    subprocess.run([sys.executable, "deployment.py"], cwd=models, check=True)
+    return "tiny-api"
+
+
+def _docs(path: Path) -> list[dict]:
+    return [d for d in yaml.safe_load_all(path.read_text()) if d]
+
+
+def test_containerize_a_model(cli, models: Path) -> None:
+    cli("containerize", "tiny@production", "-o", "build")
+    build = models / "build"
+    assert {p.name for p in build.iterdir()} >= {
+        "Dockerfile",
+        ".dockerignore",
+        "requirements.txt",
+        "model",
+        "wheels",
+    }
+    assert hadolint(build / "Dockerfile") == ""
+    spec = json.loads((build / "model" / "serve.json").read_text())
+    assert (spec["name"], spec["version"]) == ("tiny", 1)
+    assert spec["artifact_store"] == {"flavor": "local", "path": "artifacts"}
+    digest = spec["artifact"]["content_hash"].rsplit(":", 1)[-1]
+    assert list((build / "model" / "artifacts").rglob(f"*{digest[-16:]}"))
+    pins = dict(
+        line.split("==")
+        for line in (build / "requirements.txt").read_text().splitlines()
+        if line and not line.startswith("#")
+    )
+    import sklearn
+
+    assert pins["scikit-learn"] == sklearn.__version__  # the version it was saved with
+    assert pins["dockyard[serving]"]
+
+
+def test_containerize_pull_mode_copies_no_model(cli, models: Path) -> None:
+    out = cli("containerize", "tiny:2", "-o", "pulled", "--pull")
+    assert "artifact store" in out.stdout
+    assert not (models / "pulled" / "model" / "artifacts").exists()
+    spec = json.loads((models / "pulled" / "model" / "serve.json").read_text())
+    assert Path(spec["artifact_store"]["path"]).is_absolute()
+
+
+def test_containerize_a_pipeline(cli, project: Path) -> None:
+    (project / "train.py").write_text(PIPELINE)
+    cli("init")
+    cli("containerize", "--pipeline", "train.py:training", "-o", "steps")
+    assert (project / "steps" / "train.py").read_text() == PIPELINE
+    assert hadolint(project / "steps" / "Dockerfile") == ""
+
+
+def test_containerize_bad_input(cli, models: Path) -> None:
+    (models / "a-file").write_text("x")
+    cases = {
+        ("containerize", "ghost@production", "-o", "b1"): "No model named 'ghost'",
+        ("containerize", "tiny:9", "-o", "b2"): "Model 'tiny' has no version 9",
+        ("containerize", "tiny:1", "-o", "a-file"): "is a file",
+        ("containerize", "tiny:1", "-o", "a-file/sub"): "a-file is a file where a folder",
+        ("containerize", "-o", "b3"): "give a model REF or --pipeline",
+        ("containerize", "--pipeline", "flow.py", "-o", "b4"): "Expected FILE:PIPELINE",
+        ("containerize", "tiny:1", "--wheel", "nope.whl", "-o", "b5"): "is not a dockyard wheel",
+    }
+    for args, message in cases.items():
+        proc = cli(*args, ok=False)
+        assert proc.returncode in (1, 2), args
+        assert message in proc.stderr, (args, proc.stderr)
+        assert "Traceback" not in proc.stderr
+
+
+def test_package_k8s(cli, deployment: str, models: Path) -> None:
+    cli("package", "k8s", deployment, "-o", "k8s", "--image", "ghcr.io/acme/tiny-api")
+    objects = _docs(models / "k8s" / f"{deployment}.yaml")
+    assert kubernetes_errors(objects) == []
+    images = {
+        o["metadata"]["name"]: o["spec"]["template"]["spec"]["containers"][0]["image"]
+        for o in objects
+        if o["kind"] == "Deployment"
+    }
+    assert images == {
+        "tiny-api-v1": "ghcr.io/acme/tiny-api:v1",
+        "tiny-api-v2": "ghcr.io/acme/tiny-api:v2",
+    }
+
+
+def test_package_k8s_argo_rollouts(cli, deployment: str, models: Path) -> None:
+    cli("package", "k8s", deployment, "-o", "argo", "--rollouts", "argo")
+    objects = _docs(models / "argo" / f"{deployment}.yaml")
+    argo = [o for o in objects if o["apiVersion"].startswith("argoproj.io/")]
+    assert {o["kind"] for o in argo} == {"Rollout", "AnalysisTemplate"}
+    for obj in argo:
+        assert argo_errors(obj) == [], obj["kind"]
+    assert kubernetes_errors([o for o in objects if o not in argo]) == []
+    (rollout,) = [o for o in argo if o["kind"] == "Rollout"]
+    steps = rollout["spec"]["strategy"]["canary"]["steps"]
+    assert [s["setWeight"] for s in steps if "setWeight" in s] == [10, 25, 50]  # the spec's
+
+
+def test_package_aws(cli, deployment: str, models: Path) -> None:
+    cli("package", "aws", deployment, "-o", "aws")
+    template = models / "aws" / f"{deployment}.cfn.yaml"
+    assert cfn_lint(template) == []
+    data = yaml.safe_load(template.read_text())
+    weights = sorted(v["Default"] for k, v in data["Parameters"].items() if k.startswith("WeightV"))
+    assert weights == [25, 75]
+
+
+def test_package_github_actions(cli, project: Path) -> None:
+    cli(
+        "package",
+        "github-actions",
+        "-o",
+        ".github/workflows",
+        "--pipeline",
+        "train.py:training",
+        "--model",
+        "churn",
+        "--deployment",
+        "churn-api",
+    )
+    assert github_workflow_errors(project / ".github" / "workflows" / "dockyard.yml") == ""
+
+
+def test_package_bad_input(cli, deployment: str, models: Path) -> None:
+    (models / "a-file").write_text("x")
+    cases = {
+        ("package", "k8s", "ghost", "-o", "k"): "No deployment named 'ghost' on stack",
+        ("package", "k8s", "ghost", "-o", "k", "--image", "a:b"): "has a tag",
+        ("package", "aws", "ghost", "-o", "k"): "No deployment named 'ghost'",
+        ("package", "k8s", deployment, "-o", "k", "--image", "acme/Tiny:v1"): "has a tag",
+        ("package", "k8s", deployment, "-o", "k", "--image", "Acme/Tiny"): "not a valid image",
+        ("package", "aws", deployment, "-o", "a", "--image", "acme//x"): "not a valid image",
+        ("package", "k8s", deployment, "-o", "a-file"): "is a file",
+        ("package", "k8s", deployment, "-o", "k", "--rollouts", "flagger"): "Unknown rollout tool",
+    }
+    for args, message in cases.items():
+        proc = cli(*args, ok=False)
+        assert proc.returncode == 1, args
+        assert message in proc.stderr, (args, proc.stderr)
+        assert "Traceback" not in proc.stderr
+
+
+def _dockyard_wheel(into: Path, scratch: Path) -> Path:
+    """A wheel of this checkout's dockyard, built from a copy (the checkout stays clean)."""
+    repo = Path(__file__).resolve().parents[2]
+    source = scratch / "dockyard-src"
+    shutil.copytree(
+        repo / "src", source / "src", ignore=shutil.ignore_patterns("*.egg-info", "__pycache__")
+    )
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(repo / name, source / name)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(into), str(source)],
+        check=True,
+        capture_output=True,
+    )
+    (wheel,) = into.glob("dockyard-*.whl")
+    return wheel
+
+
+@pytest.mark.slow
+def test_the_image_entrypoint_serves_a_prediction(cli, models: Path, tmp_path: Path) -> None:
+    """No Docker here: build a fresh virtual environment from exactly the generated
+    requirements (dockyard from this checkout's wheel, through wheels/ as the Dockerfile
+    does), then run the Dockerfile's CMD in it, with /app/ mapped to the build folder."""
+    wheel = _dockyard_wheel(tmp_path / "wheel", tmp_path)
+    cli("containerize", "tiny@production", "-o", "build", "--wheel", str(wheel))
+    build = models / "build"
+    assert (build / "wheels" / wheel.name).is_file()
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    install = subprocess.run(
+        [
+            str(venv / "bin" / "python"), "-m", "pip", "install", "-q",
+            "--find-links", str(build / "wheels"), "-r", str(build / "requirements.txt"),
+        ],
+        capture_output=True,
+        text=True,
+    )  # fmt: skip
+    assert install.returncode == 0, install.stderr[-2000:]
+    cmd = next(
+        json.loads(line[4:])
+        for line in (build / "Dockerfile").read_text().splitlines()
+        if line.startswith("CMD ")
+    )
+    port = free_port()
+    cmd = [part.replace("/app/", f"{build}/") for part in cmd]
+    cmd[cmd.index("--port") + 1] = str(port)
+    cmd[cmd.index("--host") + 1] = "127.0.0.1"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DOCKYARD_")}
+    env["PATH"] = f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}"
+    proc = subprocess.Popen(
+        cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                if httpx.get(f"{base}/v2/health/ready", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+        rows = [[0.0, 1.0], [1.0, 0.0], [0.2, 0.9]]
+        answer = httpx.post(f"{base}/predict", json={"instances": rows}, timeout=10)
+        assert answer.status_code == 200, answer.text
+        from sklearn.linear_model import LogisticRegression
+
+        X = [[0.0, 1.0], [1.0, 0.0], [0.1, 0.8], [0.9, 0.2]]
+        expected = LogisticRegression().fit(X, [0, 1, 0, 1]).predict(rows).tolist()
+        assert answer.json() == {"predictions": expected, "model": "tiny", "version": 1}
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=30)
