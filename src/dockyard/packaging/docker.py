@@ -103,7 +103,7 @@ def render_dockerfile(plan: ImagePlan) -> str:
             f"COPY --chown={USER_ID}:{USER_ID} model/ {CONTAINER_MODEL_DIR}/",
             f"USER {USER_ID}",
             f"EXPOSE {plan.port}",
-            _healthcheck(plan),
+            *([_healthcheck(plan)] if plan.health else []),
             f"CMD {_exec(serve_command(plan))}",
         ]
     else:

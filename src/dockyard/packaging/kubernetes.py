@@ -8,7 +8,11 @@ named after the deployment selects every version's pods, so without a service me
 traffic splits by pod count, the way plain Kubernetes does it; Argo Rollouts
 (:mod:`dockyard.packaging.argo`) gives the deploy spec's weights exactly. A ``ConfigMap``
 holds the non-secret settings and a ``Secret`` the metadata store URL and serve token,
-left for the operator to fill (dockyard never writes a credential to a file).
+left for the operator to fill (dockyard never writes a credential to a file). The serve
+pods read only the token (``DOCKYARD_SERVE_TOKEN``, when the deployment requires one):
+their image carries the resolved version (``dockyard serve --spec``) and needs no store.
+The metadata store URL is kept there for the jobs that do (pipeline steps, batch); dockyard
+itself does not read it from the environment yet (see ``docs/run-anywhere.md``).
 """
 
 from __future__ import annotations
@@ -65,18 +69,9 @@ def selector(plan: DeploymentPlan, version: VersionPlan | None = None) -> dict[s
 
 def container(plan: DeploymentPlan, version: VersionPlan) -> dict[str, Any]:
     """The serve container of ``version``: the same in a Deployment and a Rollout."""
-    env: list[dict[str, Any]] = [
-        {
-            "name": "DOCKYARD_METADATA_URL",
-            "valueFrom": {
-                "secretKeyRef": {
-                    "name": secret_name(plan),
-                    "key": "DOCKYARD_METADATA_URL",
-                    "optional": True,
-                }
-            },
-        }
-    ]
+    # The image serves the version in its own serve spec (dockyard serve --spec): it
+    # needs no store, so only the serve token comes from the Secret.
+    env: list[dict[str, Any]] = []
     if plan.needs_token:
         env.append(
             {
@@ -102,7 +97,7 @@ def container(plan: DeploymentPlan, version: VersionPlan) -> dict[str, Any]:
         "imagePullPolicy": "IfNotPresent",
         "ports": [{"name": "http", "containerPort": SERVE_PORT, "protocol": "TCP"}],
         "envFrom": [{"configMapRef": {"name": config_name(plan)}}],
-        "env": env,
+        **({"env": env} if env else {}),
         "readinessProbe": probe(READY_PATH, 5, 3),
         "livenessProbe": {**probe(LIVE_PATH, 10, 3), "initialDelaySeconds": 10},
         "startupProbe": probe(LIVE_PATH, 2, 60),
