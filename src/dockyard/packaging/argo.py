@@ -68,17 +68,21 @@ def template_name(plan: DeploymentPlan) -> str:
     return k8s_name(f"{plan.name}-analysis")
 
 
-def _selector(plan: DeploymentPlan, version_arg: str, window: str) -> str:
+def _selector(plan: DeploymentPlan, version_arg: str) -> str:
     return f'model="{plan.model}",version="{{{{args.{version_arg}}}}}"'
 
 
 def _queries(plan: DeploymentPlan, window: str) -> dict[str, str]:
-    sel = _selector(plan, "candidate-version", window)
-    requests = f"sum(increase(dockyard_requests_total{{{sel}}}[{window}]))"
-    errors = f'sum(increase(dockyard_requests_total{{{sel},code=~"5.."}}[{window}]))'
+    """PromQL over the candidate's series in the window. A series that does not exist
+    yet counts 0 (``or vector(0)``), so no traffic gives 0 requests and a NaN rate
+    (0/0) or p99: inconclusive, never an error that would abort the rollout."""
+    sel = _selector(plan, "candidate-version")
+    requests = f"(sum(increase(dockyard_requests_total{{{sel}}}[{window}])) or vector(0))"
+    errors = f'(sum(increase(dockyard_requests_total{{{sel},code=~"5.."}}[{window}])) or vector(0))'
     p99 = (
-        "histogram_quantile(0.99, sum by (le) "
+        "(histogram_quantile(0.99, sum by (le) "
         f"(rate(dockyard_request_duration_seconds_bucket{{{sel}}}[{window}]))) * 1000"
+        " or vector(NaN))"
     )
     return {"requests": requests, "error-rate": f"{errors} / {requests}", "p99-ms": p99}
 
@@ -254,7 +258,8 @@ def render_argo(plan: DeploymentPlan) -> list[dict[str, Any]]:
     ``Rollout`` and its autoscaler."""
     _check_relative(plan)
     name = k8s_name(plan.name)
-    stable_svc, canary_svc = name, k8s_name(f"{plan.name}-canary")
+    second = "preview" if plan.rollout.strategy == "bluegreen" else "canary"
+    stable_svc, canary_svc = name, k8s_name(f"{plan.name}-{second}")
     strategy = _strategy(plan, stable_svc, canary_svc)
     objects = config_objects(plan)
     objects.append(service(plan, stable_svc))

@@ -103,6 +103,25 @@ def test_canary_steps_weights_and_thresholds_are_the_deploy_specs() -> None:
     assert args == {"stable-version": "3", "candidate-version": "4"}
 
 
+def test_every_prometheus_query_parses() -> None:
+    """The queries as Prometheus reads them, once Argo has put the arguments in."""
+    import promql_parser
+
+    template = _one(render_argo(_plan()), "AnalysisTemplate")
+    queries = [
+        m["provider"]["prometheus"]["query"]
+        for m in template["spec"]["metrics"]
+        if "prometheus" in m["provider"]
+    ]
+    assert len(queries) == 3
+    for query in queries:
+        filled = query.replace("{{args.candidate-version}}", "4")
+        assert "{{" not in filled
+        promql_parser.parse(filled)  # raises ValueError on a syntax error
+    with pytest.raises(ValueError, match="parenthesis"):
+        promql_parser.parse(queries[0].replace("{{args.candidate-version}}", "4")[:-1])
+
+
 def test_bluegreen_bake_and_post_switch_limits() -> None:
     spec = RolloutSpec.from_cli(
         strategy="bluegreen", bake="2m", interval="30s", max_error_rate=0.01, max_p99_ms=40
@@ -110,6 +129,8 @@ def test_bluegreen_bake_and_post_switch_limits() -> None:
     objects = render_argo(_plan(spec))
     blue_green = _one(objects, "Rollout")["spec"]["strategy"]["blueGreen"]
     assert blue_green["autoPromotionSeconds"] == spec.bake_s == 120
+    services = {o["metadata"]["name"] for o in objects if o["kind"] == "Service"}
+    assert {blue_green["activeService"], blue_green["previewService"]} == services
     assert blue_green["scaleDownDelaySeconds"] == spec.interval_s
     template = _one(objects, "AnalysisTemplate")
     assert blue_green["postPromotionAnalysis"]["templates"] == [
