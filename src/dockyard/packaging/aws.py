@@ -5,7 +5,9 @@ ECS Fargate service per model version (task definition, ``awslogs`` log group, c
 health check on ``/v2/health/ready``), an internet-facing Application Load Balancer
 whose listener forwards to one target group per version **by weight** (blue/green or
 canary by changing the ``Weight`` parameters), target group health checks on the V2
-ready route, and parameters for the image tags, task sizes and counts.
+ready route, and parameters for the image tags, task sizes and counts. A deployment that
+requires a serve token gets it from a Secrets Manager secret named by a parameter (the
+template never holds it).
 """
 
 from __future__ import annotations
@@ -47,6 +49,38 @@ def _health_command() -> list[str]:
     return ["CMD", "python", "-c", probe]
 
 
+def _token_policy(plan: DeploymentPlan) -> dict[str, Any]:
+    """The execution role may read the token's secret (only that one)."""
+    if not plan.needs_token:
+        return {}
+    return {
+        "Policies": [
+            {
+                "PolicyName": "read-serve-token",
+                "PolicyDocument": {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Action": "secretsmanager:GetSecretValue",
+                            "Resource": {"Ref": "ServeTokenSecretArn"},
+                        }
+                    ],
+                },
+            }
+        ]
+    }
+
+
+def _token_secret(plan: DeploymentPlan) -> dict[str, Any]:
+    """``dockyard serve`` reads ``DOCKYARD_SERVE_TOKEN``; ECS puts the secret there."""
+    if not plan.needs_token:
+        return {}
+    return {
+        "Secrets": [{"Name": "DOCKYARD_SERVE_TOKEN", "ValueFrom": {"Ref": "ServeTokenSecretArn"}}]
+    }
+
+
 def render_cloudformation(plan: DeploymentPlan) -> dict[str, Any]:
     """The template as a mapping (dump it as YAML or JSON)."""
     parameters: dict[str, Any] = {
@@ -74,6 +108,13 @@ def render_cloudformation(plan: DeploymentPlan) -> dict[str, Any]:
             "Description": "Tasks per model version.",
         },
     }
+    if plan.needs_token:
+        parameters["ServeTokenSecretArn"] = {
+            "Type": "String",
+            "AllowedPattern": "arn:aws[a-z-]*:secretsmanager:.+",
+            "Description": "Secrets Manager secret holding the serve token (the deployment "
+            "requires 'Authorization: Bearer <token>').",
+        }
     resources: dict[str, Any] = {
         "Repository": {
             "Type": "AWS::ECR::Repository",
@@ -104,6 +145,7 @@ def render_cloudformation(plan: DeploymentPlan) -> dict[str, Any]:
                 "ManagedPolicyArns": [
                     "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
                 ],
+                **_token_policy(plan),
             },
         },
         "LoadBalancerSecurityGroup": {
@@ -200,6 +242,7 @@ def render_cloudformation(plan: DeploymentPlan) -> dict[str, Any]:
                             {"Name": "DOCKYARD_DEPLOYMENT", "Value": plan.name},
                             {"Name": "DOCKYARD_MODEL", "Value": plan.model},
                         ],
+                        **_token_secret(plan),
                         "HealthCheck": {
                             "Command": _health_command(),
                             "Interval": 15,

@@ -3,8 +3,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shlex
 from pathlib import Path
+
+import pytest
 
 from dockyard.packaging import (
     DeploymentPlan,
@@ -49,10 +52,23 @@ def test_cloudformation_structure() -> None:
     )
 
 
-def test_cfn_lint_finds_nothing(tmp_path: Path) -> None:
+@pytest.mark.parametrize("needs_token", [False, True])
+def test_cfn_lint_finds_nothing(tmp_path: Path, needs_token: bool) -> None:
     template = tmp_path / "churn-api.cfn.yaml"
-    template.write_text(to_yaml(render_cloudformation(PLAN)))
+    plan = dataclasses.replace(PLAN, needs_token=needs_token)
+    template.write_text(to_yaml(render_cloudformation(plan)))
     assert cfn_lint(template) == []
+
+
+def test_a_required_token_comes_from_secrets_manager() -> None:
+    t = render_cloudformation(dataclasses.replace(PLAN, needs_token=True))
+    assert "ServeTokenSecretArn" in t["Parameters"]
+    for task in _of_type(t, "AWS::ECS::TaskDefinition").values():
+        (container,) = task["Properties"]["ContainerDefinitions"]
+        assert container["Secrets"] == [
+            {"Name": "DOCKYARD_SERVE_TOKEN", "ValueFrom": {"Ref": "ServeTokenSecretArn"}}
+        ]
+    assert "Secrets" not in str(render_cloudformation(PLAN))
 
 
 def test_cfn_lint_really_runs(tmp_path: Path) -> None:
