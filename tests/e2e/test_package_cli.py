@@ -134,6 +134,9 @@ def test_containerize_bad_input(cli, models: Path) -> None:
         ("containerize", "-o", "b3"): "give a model REF or --pipeline",
         ("containerize", "--pipeline", "flow.py", "-o", "b4"): "Expected FILE:PIPELINE",
         ("containerize", "tiny:1", "--wheel", "nope.whl", "-o", "b5"): "is not a dockyard wheel",
+        ("serve", "tiny:1", "--spec", "serve.json"): "not both",
+        ("serve", "--spec", "missing.json"): "Cannot read the serve spec missing.json",
+        ("serve", "--spec", "a-file"): "is not JSON",
     }
     for args, message in cases.items():
         proc = cli(*args, ok=False)

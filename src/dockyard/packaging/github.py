@@ -16,7 +16,9 @@ Jobs, each needing the one before:
     point the production alias at the version the canary passed.
 
 The stores must outlive a runner: the workflow reads the stack from repository settings
-(``DOCKYARD_STACK``, and the secrets it names), never from the runner's disk.
+(``DOCKYARD_STACK``, and the secrets it names), never from the runner's disk. The canary
+and promote jobs run on ``deploy_runner`` (a self-hosted runner on the serving machine by
+default): a deployment started on a GitHub-hosted runner would end with the job.
 """
 
 from __future__ import annotations
@@ -105,7 +107,7 @@ def render_workflow(plan: WorkflowPlan) -> dict[str, Any]:
             },
             "canary": {
                 "needs": "train",
-                "runs-on": "ubuntu-latest",
+                "runs-on": plan.deploy_runner,
                 "environment": "staging",
                 "steps": [
                     *_setup(plan),
@@ -115,7 +117,7 @@ def render_workflow(plan: WorkflowPlan) -> dict[str, Any]:
             "promote": {
                 "needs": "canary",
                 "if": "success()",
-                "runs-on": "ubuntu-latest",
+                "runs-on": plan.deploy_runner,
                 "environment": "production",
                 "steps": [
                     *_setup(plan),

@@ -258,3 +258,6 @@ class WorkflowPlan:
     branch: str = "main"
     install: str = "pip install -e '.[all,test]'"
     test: str = "pytest -q"
+    #: Where the canary and promote jobs run: the machine the deployment lives on (a
+    #: deployment started on a GitHub-hosted runner would end with the job).
+    deploy_runner: str = "self-hosted"

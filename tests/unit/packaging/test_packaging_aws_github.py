@@ -97,6 +97,7 @@ def test_workflow_jobs_in_order() -> None:
     assert "pytest -q" in runs["test"]
     assert "dockyard run train.py:training" in runs["train"]
     assert jobs["promote"]["environment"] == "production"
+    assert jobs["canary"]["runs-on"] == jobs["promote"]["runs-on"] == "self-hosted"
 
 
 def test_workflow_canary_is_the_deploy_spec() -> None:
