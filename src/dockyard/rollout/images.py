@@ -184,6 +184,7 @@ def containerize(
         PackagingError: the output folder is a file, the wheel is not dockyard's.
     """
     from dockyard.packaging.plans import ImagePlan
+    from dockyard.registry.model import get_model_version
     from dockyard.runtime.spec import RuntimeSpec
     from dockyard.stacks.kinds import CORE_KINDS
     from dockyard.stacks.stack import build_component
@@ -191,8 +192,6 @@ def containerize(
     wheel_path = Path(wheel).expanduser() if wheel is not None else None
     dockyard_version = _dockyard_version(wheel_path)
     s = _stack(stack)
-    from dockyard.registry.model import get_model_version
-
     record = get_model_version(ref, s)
     spec = RuntimeSpec.resolve(record.ref, s, trust_pickle=trust_pickle)
     pins: dict[str, str] = {}
@@ -223,9 +222,10 @@ def containerize(
             "credentials to it."
         )
     files["model/serve.json"] = json.dumps(data, indent=2) + "\n"
+    # read (and verify) the model's bytes before anything is written
+    blob = s.artifact_store.get(spec.artifact.uri) if bake else b""
     bundle = write_files(out_dir, files)
     if bake:
-        blob = s.artifact_store.get(spec.artifact.uri)
         baked = build_component(
             CORE_KINDS["artifact_store"],
             {"flavor": "local", "path": str(bundle.out_dir / "model" / "artifacts")},
