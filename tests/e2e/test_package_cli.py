@@ -63,43 +63,71 @@ def training():
 """
 
 
-@pytest.fixture
-def models(cli, project: Path) -> Path:
-    (project / "register.py").write_text(REGISTER)
-    subprocess.run([sys.executable, "register.py"], cwd=project, check=True)
+class Project:
+    """A project with two versions of ``tiny`` and the deployment ``tiny-api``, made once
+    for this module (registering imports scikit-learn: seconds of CPU per test)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.env = {**os.environ, "DOCKYARD_HOME": str(root), "COLUMNS": "200", "NO_COLOR": "1"}
+        self.env.pop("DOCKYARD_STACK", None)
+
+    def __call__(self, *args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
+        proc = subprocess.run(
+            [sys.executable, "-m", "dockyard", *args],
+            cwd=self.root,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        if ok and proc.returncode != 0:
+            raise AssertionError(f"dockyard {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")
+        return proc
+
+    def script(self, name: str, code: str) -> None:
+        (self.root / name).write_text(code)
+        subprocess.run([sys.executable, name], cwd=self.root, env=self.env, check=True)
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory: pytest.TempPathFactory) -> Project:
+    project = Project(tmp_path_factory.mktemp("packaging") / "proj")
+    project.root.mkdir()
+    project("init")
+    project.script("register.py", REGISTER)
+    project.script("deployment.py", DEPLOYMENT)
     return project
 
 
 @pytest.fixture
-def deployment(models: Path) -> str:
-    (models / "deployment.py").write_text(DEPLOYMENT)
-    subprocess.run([sys.executable, "deployment.py"], cwd=models, check=True)
-    return "tiny-api"
+def out(tmp_path: Path) -> Path:
+    """A fresh output folder for one test (the shared project stays as it was)."""
+    return tmp_path / "out"
 
 
 def _docs(path: Path) -> list[dict]:
     return [d for d in yaml.safe_load_all(path.read_text()) if d]
 
 
-def test_containerize_a_model(cli, models: Path) -> None:
-    cli("containerize", "tiny@production", "-o", "build")
-    build = models / "build"
-    assert {p.name for p in build.iterdir()} >= {
+def test_containerize_a_model(shared: Project, out: Path) -> None:
+    shared("containerize", "tiny@production", "-o", str(out))
+    assert {p.name for p in out.iterdir()} >= {
         "Dockerfile",
         ".dockerignore",
         "requirements.txt",
         "model",
         "wheels",
     }
-    assert hadolint(build / "Dockerfile") == ""
-    spec = json.loads((build / "model" / "serve.json").read_text())
+    assert hadolint(out / "Dockerfile") == ""
+    spec = json.loads((out / "model" / "serve.json").read_text())
     assert (spec["name"], spec["version"]) == ("tiny", 1)
     assert spec["artifact_store"] == {"flavor": "local", "path": "artifacts"}
     digest = spec["artifact"]["content_hash"].rsplit(":", 1)[-1]
-    assert list((build / "model" / "artifacts").rglob(f"*{digest[-16:]}"))
+    assert list((out / "model" / "artifacts").rglob(f"*{digest[-16:]}"))
     pins = dict(
         line.split("==")
-        for line in (build / "requirements.txt").read_text().splitlines()
+        for line in (out / "requirements.txt").read_text().splitlines()
         if line and not line.startswith("#")
     )
     import sklearn
@@ -108,11 +136,11 @@ def test_containerize_a_model(cli, models: Path) -> None:
     assert pins["dockyard[serving]"]
 
 
-def test_containerize_pull_mode_copies_no_model(cli, models: Path) -> None:
-    out = cli("containerize", "tiny:2", "-o", "pulled", "--pull")
-    assert "artifact store" in out.stdout
-    assert not (models / "pulled" / "model" / "artifacts").exists()
-    spec = json.loads((models / "pulled" / "model" / "serve.json").read_text())
+def test_containerize_pull_mode_copies_no_model(shared: Project, out: Path) -> None:
+    proc = shared("containerize", "tiny:2", "-o", str(out), "--pull")
+    assert "artifact store" in proc.stdout
+    assert not (out / "model" / "artifacts").exists()
+    spec = json.loads((out / "model" / "serve.json").read_text())
     assert Path(spec["artifact_store"]["path"]).is_absolute()
 
 
@@ -124,30 +152,34 @@ def test_containerize_a_pipeline(cli, project: Path) -> None:
     assert hadolint(project / "steps" / "Dockerfile") == ""
 
 
-def test_containerize_bad_input(cli, models: Path) -> None:
-    (models / "a-file").write_text("x")
+def test_containerize_bad_input(shared: Project, out: Path) -> None:
+    out.mkdir()
+    (out / "a-file").write_text("x")
+    (out / "not-json").write_text("x")
     cases = {
-        ("containerize", "ghost@production", "-o", "b1"): "No model named 'ghost'",
-        ("containerize", "tiny:9", "-o", "b2"): "Model 'tiny' has no version 9",
-        ("containerize", "tiny:1", "-o", "a-file"): "is a file",
-        ("containerize", "tiny:1", "-o", "a-file/sub"): "a-file is a file where a folder",
-        ("containerize", "-o", "b3"): "give a model REF or --pipeline",
-        ("containerize", "--pipeline", "flow.py", "-o", "b4"): "Expected FILE:PIPELINE",
-        ("containerize", "tiny:1", "--wheel", "nope.whl", "-o", "b5"): "is not a dockyard wheel",
+        ("containerize", "ghost@production", "-o", f"{out}/b1"): "No model named 'ghost'",
+        ("containerize", "tiny:9", "-o", f"{out}/b2"): "Model 'tiny' has no version 9",
+        ("containerize", "tiny:1", "-o", f"{out}/a-file"): "is a file",
+        ("containerize", "tiny:1", "-o", f"{out}/a-file/sub"): "a-file is a file where a folder",
+        ("containerize", "-o", f"{out}/b3"): "give a model REF or --pipeline",
+        ("containerize", "--pipeline", "flow.py", "-o", f"{out}/b4"): "Expected FILE:PIPELINE",
+        ("containerize", "tiny:1", "--wheel", "nope.whl", "-o", f"{out}/b5"): (
+            "is not a dockyard wheel"
+        ),
         ("serve", "tiny:1", "--spec", "serve.json"): "not both",
         ("serve", "--spec", "missing.json"): "Cannot read the serve spec missing.json",
-        ("serve", "--spec", "a-file"): "is not JSON",
+        ("serve", "--spec", f"{out}/not-json"): "is not JSON",
     }
     for args, message in cases.items():
-        proc = cli(*args, ok=False)
+        proc = shared(*args, ok=False)
         assert proc.returncode in (1, 2), args
         assert message in proc.stderr, (args, proc.stderr)
         assert "Traceback" not in proc.stderr
 
 
-def test_package_k8s(cli, deployment: str, models: Path) -> None:
-    cli("package", "k8s", deployment, "-o", "k8s", "--image", "ghcr.io/acme/tiny-api")
-    objects = _docs(models / "k8s" / f"{deployment}.yaml")
+def test_package_k8s(shared: Project, out: Path) -> None:
+    shared("package", "k8s", "tiny-api", "-o", str(out), "--image", "ghcr.io/acme/tiny-api")
+    objects = _docs(out / "tiny-api.yaml")
     assert kubernetes_errors(objects) == []
     images = {
         o["metadata"]["name"]: o["spec"]["template"]["spec"]["containers"][0]["image"]
@@ -160,9 +192,9 @@ def test_package_k8s(cli, deployment: str, models: Path) -> None:
     }
 
 
-def test_package_k8s_argo_rollouts(cli, deployment: str, models: Path) -> None:
-    cli("package", "k8s", deployment, "-o", "argo", "--rollouts", "argo")
-    objects = _docs(models / "argo" / f"{deployment}.yaml")
+def test_package_k8s_argo_rollouts(shared: Project, out: Path) -> None:
+    shared("package", "k8s", "tiny-api", "-o", str(out), "--rollouts", "argo")
+    objects = _docs(out / "tiny-api.yaml")
     argo = [o for o in objects if o["apiVersion"].startswith("argoproj.io/")]
     assert {o["kind"] for o in argo} == {"Rollout", "AnalysisTemplate"}
     for obj in argo:
@@ -173,21 +205,21 @@ def test_package_k8s_argo_rollouts(cli, deployment: str, models: Path) -> None:
     assert [s["setWeight"] for s in steps if "setWeight" in s] == [10, 25, 50]  # the spec's
 
 
-def test_package_aws(cli, deployment: str, models: Path) -> None:
-    cli("package", "aws", deployment, "-o", "aws")
-    template = models / "aws" / f"{deployment}.cfn.yaml"
+def test_package_aws(shared: Project, out: Path) -> None:
+    shared("package", "aws", "tiny-api", "-o", str(out))
+    template = out / "tiny-api.cfn.yaml"
     assert cfn_lint(template) == []
     data = yaml.safe_load(template.read_text())
     weights = sorted(v["Default"] for k, v in data["Parameters"].items() if k.startswith("WeightV"))
     assert weights == [25, 75]
 
 
-def test_package_github_actions(cli, project: Path) -> None:
-    cli(
+def test_package_github_actions(shared: Project, out: Path) -> None:
+    shared(
         "package",
         "github-actions",
         "-o",
-        ".github/workflows",
+        str(out / ".github" / "workflows"),
         "--pipeline",
         "train.py:training",
         "--model",
@@ -195,23 +227,25 @@ def test_package_github_actions(cli, project: Path) -> None:
         "--deployment",
         "churn-api",
     )
-    assert github_workflow_errors(project / ".github" / "workflows" / "dockyard.yml") == ""
+    assert github_workflow_errors(out / ".github" / "workflows" / "dockyard.yml") == ""
 
 
-def test_package_bad_input(cli, deployment: str, models: Path) -> None:
-    (models / "a-file").write_text("x")
+def test_package_bad_input(shared: Project, out: Path) -> None:
+    out.mkdir()
+    (out / "a-file").write_text("x")
+    k = str(out / "k")
     cases = {
-        ("package", "k8s", "ghost", "-o", "k"): "No deployment named 'ghost' on stack",
-        ("package", "k8s", "ghost", "-o", "k", "--image", "a:b"): "has a tag",
-        ("package", "aws", "ghost", "-o", "k"): "No deployment named 'ghost'",
-        ("package", "k8s", deployment, "-o", "k", "--image", "acme/Tiny:v1"): "has a tag",
-        ("package", "k8s", deployment, "-o", "k", "--image", "Acme/Tiny"): "not a valid image",
-        ("package", "aws", deployment, "-o", "a", "--image", "acme//x"): "not a valid image",
-        ("package", "k8s", deployment, "-o", "a-file"): "is a file",
-        ("package", "k8s", deployment, "-o", "k", "--rollouts", "flagger"): "Unknown rollout tool",
+        ("package", "k8s", "ghost", "-o", k): "No deployment named 'ghost' on stack",
+        ("package", "k8s", "ghost", "-o", k, "--image", "a:b"): "has a tag",
+        ("package", "aws", "ghost", "-o", k): "No deployment named 'ghost'",
+        ("package", "k8s", "tiny-api", "-o", k, "--image", "acme/Tiny:v1"): "has a tag",
+        ("package", "k8s", "tiny-api", "-o", k, "--image", "Acme/Tiny"): "not a valid image",
+        ("package", "aws", "tiny-api", "-o", k, "--image", "acme//x"): "not a valid image",
+        ("package", "k8s", "tiny-api", "-o", str(out / "a-file")): "is a file",
+        ("package", "k8s", "tiny-api", "-o", k, "--rollouts", "flagger"): "Unknown rollout tool",
     }
     for args, message in cases.items():
-        proc = cli(*args, ok=False)
+        proc = shared(*args, ok=False)
         assert proc.returncode == 1, args
         assert message in proc.stderr, (args, proc.stderr)
         assert "Traceback" not in proc.stderr
@@ -236,13 +270,13 @@ def _dockyard_wheel(into: Path, scratch: Path) -> Path:
 
 
 @pytest.mark.slow
-def test_the_image_entrypoint_serves_a_prediction(cli, models: Path, tmp_path: Path) -> None:
+def test_the_image_entrypoint_serves_a_prediction(shared: Project, tmp_path: Path) -> None:
     """No Docker here: build a fresh virtual environment from exactly the generated
     requirements (dockyard from this checkout's wheel, through wheels/ as the Dockerfile
     does), then run the Dockerfile's CMD in it, with /app/ mapped to the build folder."""
     wheel = _dockyard_wheel(tmp_path / "wheel", tmp_path)
-    cli("containerize", "tiny@production", "-o", "build", "--wheel", str(wheel))
-    build = models / "build"
+    build = tmp_path / "build"
+    shared("containerize", "tiny@production", "-o", str(build), "--wheel", str(wheel))
     assert (build / "wheels" / wheel.name).is_file()
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
