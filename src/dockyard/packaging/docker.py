@@ -93,7 +93,8 @@ def render_dockerfile(plan: ImagePlan) -> str:
         "COPY requirements.txt ./",
         "COPY wheels/ /tmp/wheels/",
         "RUN pip install --no-cache-dir --find-links=/tmp/wheels -r requirements.txt \\",
-        f"    && useradd --no-log-init -l -u {USER_ID} -m dockyard",
+        f"    && groupadd --gid {USER_ID} dockyard \\",
+        f"    && useradd --no-log-init -l --uid {USER_ID} --gid {USER_ID} -m dockyard",
         "",
     ]
     if plan.model:

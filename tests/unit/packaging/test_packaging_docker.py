@@ -15,6 +15,7 @@ from dockyard.packaging import (
     render_requirements,
 )
 from dockyard.packaging.docker import serve_command
+from dockyard.packaging.plans import USER_ID
 from packaging_checks import hadolint
 
 PLAN = ImagePlan(
@@ -46,8 +47,11 @@ def test_serving_image_structure() -> None:
     args = dict(steps)
     assert args["FROM"] == "python:3.11-slim"
     assert "--no-cache-dir" in args["RUN"] and "-r requirements.txt" in args["RUN"]
-    # non-root: USER is a fixed UID, set before the command runs
-    assert args["USER"] == "10001" and kinds.index("USER") < kinds.index("CMD")
+    # non-root: USER is the fixed UID (and GID) the RUN created, the one the Kubernetes
+    # securityContext names, set before the command runs
+    assert args["USER"] == str(USER_ID) and kinds.index("USER") < kinds.index("CMD")
+    assert f"--uid {USER_ID} --gid {USER_ID}" in args["RUN"]
+    assert f"groupadd --gid {USER_ID}" in args["RUN"]
     assert args["EXPOSE"] == "8080"
     assert "/v2/health/ready" in args["HEALTHCHECK"]
     assert json.loads(args["CMD"]) == serve_command(PLAN)
