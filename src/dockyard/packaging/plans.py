@@ -86,6 +86,23 @@ def check_image_tag(tag: str) -> str:
     return tag
 
 
+def check_http_url(url: str, what: str) -> str:
+    """``url`` if it is an absolute http(s) URL.
+
+    Raises:
+        PackagingError: it is not, naming ``what`` (the option) and the value.
+    """
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc or any(c.isspace() for c in url):
+        raise PackagingError(
+            f"{what} {url!r} is not an http(s) URL; give one like "
+            "http://prometheus.monitoring.svc:9090."
+        )
+    return url
+
+
 def k8s_name(name: str) -> str:
     """``name`` as a Kubernetes object name (an RFC 1123 label, at most 63 characters).
 
@@ -224,6 +241,17 @@ class DeploymentPlan:
         check_image_repository(self.image)
         if not self.versions:
             raise PackagingError(f"Deployment {self.name!r} has no model version to package.")
+        if self.namespace is not None and not _DNS_LABEL.match(self.namespace):
+            raise PackagingError(
+                f"{self.namespace!r} is not a Kubernetes namespace: lowercase letters, digits "
+                "and '-', starting and ending with a letter or digit (e.g. ml-serving)."
+            )
+        for what, url in (
+            ("--prometheus-url", self.prometheus_url),
+            ("--divergence-url", self.divergence_url),
+        ):
+            if url is not None:
+                check_http_url(url, what)
 
     @property
     def stable(self) -> VersionPlan:

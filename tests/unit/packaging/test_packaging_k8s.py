@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from dockyard.errors import PackagingError
@@ -103,3 +105,20 @@ def test_k8s_names() -> None:
     assert k8s_name("Churn_API") == "churn-api"
     with pytest.raises(PackagingError, match="cannot be a Kubernetes name"):
         k8s_name("___")
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"namespace": "ML_Serving"}, "is not a Kubernetes namespace"),
+        (
+            {"prometheus_url": "prometheus:9090"},
+            "--prometheus-url 'prometheus:9090' is not an http",
+        ),
+        ({"divergence_url": "ftp://x/y"}, "--divergence-url 'ftp://x/y' is not an http"),
+        ({"versions": ()}, "has no model version"),
+    ],
+)
+def test_bad_plan_values(changes: dict, message: str) -> None:
+    with pytest.raises(PackagingError, match=message):
+        dataclasses.replace(PLAN, **changes)
