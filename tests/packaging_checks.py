@@ -12,12 +12,14 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import kubernetes_validate
 import pytest
 
 from support import REQUIRE_SERVICES
 
-#: A current Kubernetes version kubernetes-validate ships schemas for.
-KUBERNETES_VERSION = "1.34.0"
+#: The newest Kubernetes version whose schemas kubernetes-validate ships (1.37 with
+#: kubernetes-validate 1.37), never below 1.31.
+KUBERNETES_VERSION = kubernetes_validate.latest_version()
 #: The Argo Rollouts CRDs, shared by the projects on this machine (not in the repository).
 ARGO_SCHEMAS = Path(__file__).resolve().parents[1] / ".." / "shared" / "schemas" / "argo-rollouts"
 
@@ -38,8 +40,6 @@ def hadolint(dockerfile: Path) -> str:
 
 def kubernetes_errors(objects: list[dict[str, Any]]) -> list[str]:
     """kubernetes-validate in strict mode (unknown fields are errors) for each object."""
-    import kubernetes_validate
-
     errors = []
     for obj in objects:
         try:
