@@ -64,6 +64,27 @@ def postgres_url(postgres_server: str) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
+def redis_url() -> str:
+    """Redis on 127.0.0.1:6379, database 9 (tests use unique keys and delete them)."""
+    need_service("Redis", 6379)
+    return os.environ.get("DOCKYARD_TEST_REDIS_URL", "redis://127.0.0.1:6379/9")
+
+
+@pytest.fixture(scope="session")
+def nats_url() -> str:
+    """NATS with JetStream on 127.0.0.1:4222."""
+    need_service("NATS", 4222)
+    return os.environ.get("DOCKYARD_TEST_NATS_URL", "nats://127.0.0.1:4222")
+
+
+@pytest.fixture(scope="session")
+def rabbitmq_url() -> str:
+    """RabbitMQ on 127.0.0.1:5672 (guest/guest)."""
+    need_service("RabbitMQ", 5672)
+    return os.environ.get("DOCKYARD_TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/")
+
+
+@pytest.fixture(scope="session")
 def s3_endpoint() -> Iterator[str]:
     """moto's S3 server on 127.0.0.1 (a real HTTP server speaking the S3 API)."""
     try:

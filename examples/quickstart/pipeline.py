@@ -1,4 +1,9 @@
-"""The quickstart pipeline: load iris, split, train a classifier, evaluate and register it.
+"""The quickstart pipeline: read iris from the lake, split, train, evaluate and register.
+
+The training data is a lake table, ``raw/iris``: :func:`land_raw_data` writes it once
+(the quickstart's ``run.py`` calls it). The ``load`` step declares it as a parameter, so
+the run pins its version, the version is part of the cache key, and the model version's
+lineage names it (``dockyard models show iris:1``: ``trained on lake://raw/iris@0``).
 
 Run it with ``dockyard run examples/quickstart/pipeline.py:training -p C=0.5``, or from
 Python: ``training(C=0.5)``.
@@ -16,17 +21,30 @@ from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+import dockyard.lake
 from dockyard import pipeline, register_model, step
+from dockyard.lake import DatasetRef
 
 FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
+RAW = "raw/iris"
+
+
+def land_raw_data() -> int:
+    """Write the iris data set that ships with scikit-learn (nothing is downloaded) to the
+    lake as ``raw/iris``, once; returns its latest version."""
+    lake = dockyard.lake.open()
+    if lake.exists(RAW):
+        return lake.latest_version(RAW)
+    data = load_iris(as_frame=True)
+    df = data.frame.rename(columns=dict(zip(data.feature_names, FEATURES, strict=True)))
+    return lake.write(RAW, df)
 
 
 @step
-def load() -> pd.DataFrame:
-    """The iris data set that ships with scikit-learn (nothing is downloaded)."""
-    data = load_iris(as_frame=True)
-    df = data.frame.rename(columns=dict(zip(data.feature_names, FEATURES, strict=True)))
-    print(f"loaded {len(df)} rows")
+def load(data: DatasetRef = dockyard.lake.ref(RAW)) -> pd.DataFrame:
+    """The training data, at the version the run pinned."""
+    df = dockyard.lake.open().read(data.name, version=data.version).to_pandas()
+    print(f"loaded {len(df)} rows from {data}")
     return df
 
 

@@ -1,6 +1,7 @@
 """The quickstart's main job, end to end on the embedded defaults (no server, no Docker).
 
-1. a pipeline trains an iris classifier; 2. a rerun is served from the cache;
+1. the iris data lands in the lake and a pipeline trains a classifier on it; 2. a rerun is
+served from the cache;
 3. the model is registered and made ``production``; 4. ``dockyard serve`` answers real
 requests; 5. a second version, trained with other parameters by the same pipeline, is
 rolled out as a canary behind the gateway while traffic flows, printing each decision;
@@ -25,11 +26,11 @@ from sklearn.datasets import load_iris
 
 from dockyard import load_stack
 from dockyard.lake import open as open_lake
-from dockyard.registry import get_model_version
+from dockyard.registry import get_model_version, training_datasets
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from pipeline import FEATURES, training  # the example's own module, next to this file
+from pipeline import FEATURES, land_raw_data, training  # the example's own module
 
 ROWS = [
     [5.1, 3.5, 1.4, 0.2],
@@ -70,6 +71,7 @@ def wait_ready(url: str, timeout: float = 60.0) -> None:
 
 def train_and_register() -> int:
     print("== 1. Train: the pipeline runs on the embedded stack (in-process, SQLite, local lake)")
+    print(f"   the training data is lake://raw/iris@{land_raw_data()} (a Delta table)")
     run = training(C=0.5)
     for name, s in run.steps.items():
         print(f"   {name:<10} {s.status:<10} {1000 * (s.duration_s or 0):7.1f} ms")
@@ -87,6 +89,8 @@ def train_and_register() -> int:
     record = get_model_version("iris@production")
     columns = ", ".join(record.signature.column_names) if record.signature else "-"
     print(f"   iris:{record.version} is production (run {record.run_id[:8]}, inputs: {columns})")
+    trained_on = ", ".join(use.ref for use in training_datasets(record))
+    print(f"   its lineage: trained on {trained_on}")
     return int(version)
 
 

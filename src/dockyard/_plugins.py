@@ -13,6 +13,7 @@ third-party ones, so the core never imports an adapter by name. The groups are:
 ``dockyard.lakes``               :class:`dockyard.lake.Lake` (table formats)
 ``dockyard.batch_stores``        :class:`dockyard.batch.BatchStore`
 ``dockyard.schedule_stores``     :class:`dockyard.schedules.ScheduleStore`
+``dockyard.event_buses``         :class:`dockyard.events.EventBus` (by URL scheme)
 ``dockyard.materializers``       :class:`dockyard.artifacts.Materializer`
 ``dockyard.framework_adapters``  :class:`dockyard.runtime.FrameworkAdapter` (model frameworks)
 ===============================  ======================================================
@@ -36,6 +37,7 @@ GROUPS = (
     "dockyard.lakes",
     "dockyard.batch_stores",
     "dockyard.schedule_stores",
+    "dockyard.event_buses",
     "dockyard.materializers",
     "dockyard.framework_adapters",
 )

@@ -37,6 +37,12 @@ branch, and where the meaning fits, the class also derives from the matching bui
     ├── RolloutError
     │   └── StaleStateError                 a deployment's state changed since it was read
     ├── BatchError                          a batch scoring job cannot run or resume
+    ├── EventError                          an event bus or stream consumer cannot work as asked
+    │   ├── BusUnavailableError (ConnectionError) the broker cannot be reached (URL named,
+    │   │                                   password masked)
+    │   ├── UnknownBusError (ValueError)    a bus URL whose scheme no installed adapter takes
+    │   ├── TopicNameError (ValueError)     a topic or group name the broker refuses
+    │   └── ConsumerConfigError (ValueError) bad stream-consumer options (--max-batch 0, ...)
     ├── ScheduleError (ValueError)          a bad cron, command or schedule name
     │   └── UnknownScheduleError (KeyError) no schedule of that name
     └── PackagingError (ValueError)         an image, manifest or template cannot be made
@@ -194,6 +200,26 @@ class StaleStateError(RolloutError):
 class BatchError(DockyardError):
     """A batch scoring job cannot run as asked: bad input, a reused job id, a scheduler
     that cannot be reached."""
+
+
+class EventError(DockyardError):
+    """An event bus or a stream consumer cannot do what was asked."""
+
+
+class BusUnavailableError(EventError, ConnectionError):
+    """The broker behind a bus URL cannot be reached or refused the connection."""
+
+
+class UnknownBusError(EventError, ValueError):
+    """A bus URL whose scheme no installed event-bus adapter handles."""
+
+
+class TopicNameError(EventError, ValueError):
+    """A topic or consumer-group name that dockyard or the broker refuses."""
+
+
+class ConsumerConfigError(EventError, ValueError):
+    """Stream-consumer options that cannot work (a batch of 0, a latency below 0, ...)."""
 
 
 class ScheduleError(DockyardError, ValueError):

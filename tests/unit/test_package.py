@@ -62,6 +62,7 @@ PACKAGES = [
     "dockyard",
     "dockyard.artifacts",
     "dockyard.db",
+    "dockyard.events",
     "dockyard.lake",
     "dockyard.metadata",
     "dockyard.orchestrators",

@@ -2,7 +2,9 @@
 
 Both run the same :func:`~dockyard.batch.scoring.score_chunk` and hand its results back
 to the driver as they complete; at most ``in_flight`` chunks are out at a time so the
-driver's memory stays flat however many chunks a job has.
+driver's memory stays flat however many chunks a job has. Locally they are scored on that
+many threads of the driver's process (the work releases the GIL: parquet I/O, numpy, the
+model's BLAS calls).
 """
 
 from __future__ import annotations
@@ -102,25 +104,63 @@ def run_tasks(
 ) -> Iterator[ChunkResult]:
     """Score ``tasks``, yielding each result as it completes."""
     if executor.kind == "local":
-        for task in tasks:
-            yield score_chunk(task)
+        yield from _run_local(tasks, in_flight)
         return
     import distributed
 
     dist: Any = distributed
     pending = iter(tasks)
     futures = dist.as_completed()
+    chunk_of: dict[str, str] = {}
     for task in itertools.islice(pending, in_flight):
-        futures.add(_submit(client, task))
+        futures.add(_submit(client, task, chunk_of))
     for future in futures:  # bounded: each task is added once
-        result: ChunkResult = future.result()
+        yield _result(future, chunk_of.pop(future.key))
         future.release()
-        yield result
         following = next(pending, None)
         if following is not None:
-            futures.add(_submit(client, following))
+            futures.add(_submit(client, following, chunk_of))
 
 
-def _submit(client: Any, task: ChunkTask) -> Any:
+def _run_local(tasks: Iterable[ChunkTask], in_flight: int) -> Iterator[ChunkResult]:
+    if in_flight <= 1:
+        yield from map(score_chunk, tasks)
+        return
+    from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+
+    pending = iter(tasks)
+    with ThreadPoolExecutor(max_workers=in_flight, thread_name_prefix="batch-score") as pool:
+        running = {pool.submit(score_chunk, t) for t in itertools.islice(pending, in_flight)}
+        while running:  # bounded: each task is submitted once
+            done, running = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                yield future.result()
+                following = next(pending, None)
+                if following is not None:
+                    running.add(pool.submit(score_chunk, following))
+
+
+def _submit(client: Any, task: ChunkTask, chunk_of: dict[str, str]) -> Any:
     # A deterministic key: the same chunk of the same job is the same task.
-    return client.submit(score_chunk, task, key=f"batch-{task.job_id}-{task.chunk.chunk_id}")
+    key = f"batch-{task.job_id}-{task.chunk.chunk_id}"
+    chunk_of[key] = task.chunk.chunk_id
+    return client.submit(score_chunk, task, key=key)
+
+
+def _result(future: Any, chunk_id: str) -> ChunkResult:
+    """The chunk's result; a task the cluster could not run (its workers kept dying:
+    ``KilledWorker``; the task lost) fails that chunk alone, as a model error would."""
+    try:
+        result: ChunkResult = future.result()
+    except Exception as exc:  # score_chunk returns its own errors: this is the cluster's
+        return ChunkResult(
+            chunk_id,
+            0,
+            0,
+            0.0,
+            error=(
+                f"chunk {chunk_id} could not be scored on the Dask cluster: "
+                f"{type(exc).__name__}: {exc} (rerun the job to retry it)"
+            ),
+        )
+    return result

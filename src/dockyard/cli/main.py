@@ -10,7 +10,9 @@ import typer
 
 from dockyard.cli import artifacts as artifacts_cmd
 from dockyard.cli import batch as batch_cmd
+from dockyard.cli import consume as consume_cmd
 from dockyard.cli import deploy as deploy_cmd
+from dockyard.cli import events as events_cmd
 from dockyard.cli import lake as lake_cmd
 from dockyard.cli import models as models_cmd
 from dockyard.cli import package as package_cmd
@@ -34,6 +36,8 @@ app.add_typer(stack_cmd.app, name="stack")
 app.add_typer(models_cmd.app, name="models")
 app.add_typer(lake_cmd.app, name="lake")
 app.add_typer(batch_cmd.app, name="batch")
+app.command("consume", help=consume_cmd.HELP)(consume_cmd.consume)
+app.add_typer(events_cmd.app, name="events")
 app.command("serve")(serve_cmd.serve)
 app.command("deploy")(deploy_cmd.deploy)
 app.add_typer(deploy_cmd.rollout_app, name="rollout")
@@ -159,8 +163,30 @@ def main() -> None:
         raise
     except BaseException as exc:  # the one place every error meets the user (Ctrl-C too)
         code = _report(exc, debug)
+    _send_events()
     # Without standalone mode, typer returns the code of an Exit (e.g. 0 after --help).
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _send_events() -> None:
+    """Send the events this command recorded (a run finished, a version registered...) to
+    the active stack's bus, when it names one: best effort, a few seconds at most. A bus
+    that is down leaves them in the outbox for the next command or ``events relay``."""
+    import logging
+
+    try:
+        from dockyard.settings import CONFIG_DIR, find_project_root
+        from dockyard.stacks.stack import load_stack
+
+        if not (find_project_root() / CONFIG_DIR / "config.yaml").is_file():
+            return  # no project here (``--help`` in any folder): nothing recorded
+        stack = load_stack()
+        if stack.components.get("event_bus"):
+            from dockyard.events.publishing import flush_outbox
+
+            flush_outbox(stack)
+    except Exception as exc:  # never changes what the command did or its exit code
+        logging.getLogger("dockyard.events").debug("events not sent: %s", exc)
 
 
 def _report(exc: BaseException, debug: bool) -> int:

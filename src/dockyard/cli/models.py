@@ -44,6 +44,7 @@ def show(
     stack_name: str | None = typer.Option(None, "--stack", "-s"),
 ) -> None:
     """Show a model's versions, or one version's metrics, signature and lineage."""
+    from dockyard.registry.lineage import training_datasets
     from dockyard.registry.model import artifact_missing, broken_artifact_error
     from dockyard.registry.refs import ModelRef, resolve
 
@@ -112,6 +113,9 @@ def show(
             say(
                 f"  step inputs  {inputs or '-'}  (dockyard runs show {v.run_id[:8]})", markup=False
             )
+    trained_on = ", ".join(use.ref for use in training_datasets(v, s))
+    if trained_on:
+        say(f"  trained on   {trained_on}", markup=False)
     if missing:
         artifact = s.metadata_store.get_artifact(v.artifact_id)
         error = broken_artifact_error(v.ref, artifact, run_id=v.run_id, aliases=v.aliases)

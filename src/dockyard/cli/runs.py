@@ -73,6 +73,15 @@ def show_run(
             esc(outs),
         )
     console.print(table)
+    uses = md.list_dataset_uses(run.id)
+    if uses:
+        datasets = Table(
+            "step", "dataset", "", box=None, title="lake datasets", title_justify="left"
+        )
+        for use in uses:
+            way = "read" if use.direction == "input" else "wrote"
+            datasets.add_row(esc(use.step or "-"), esc(use.ref), way)
+        console.print(datasets)
     for s in steps.values():
         if s.status == "failed" and s.error:
             console.print(f"[red]{esc(s.name)} failed:[/]\n{esc(s.error)}")

@@ -88,6 +88,12 @@ def register(
     metadata_url: str | None = typer.Option(
         None, "--metadata-url", help="SQLAlchemy URL (sqlite:///file.db, postgresql+psycopg://...)."
     ),
+    event_bus: str | None = typer.Option(
+        None,
+        "--event-bus",
+        help="Bus for dockyard's own events and triggers: redis://HOST:PORT, "
+        "nats://HOST:PORT, amqp://USER:PASS@HOST:PORT/, kafka://HOST:PORT.",
+    ),
     activate: bool = typer.Option(False, "--use", help="Make it the active stack."),
 ) -> None:
     """Register a stack from component flavors (checked against installed plug-ins)."""
@@ -110,6 +116,13 @@ def register(
         },
         "metadata_store": {"flavor": "sql", "url": metadata_url or f"sqlite:///metadata-{name}.db"},
     }
+    if event_bus:
+        from urllib.parse import urlsplit
+
+        from dockyard.events.bus import bus_class
+
+        bus_class(event_bus)  # an unknown scheme is refused, naming the known ones
+        components["event_bus"] = {"flavor": urlsplit(event_bus).scheme, "url": event_bus}
     config.register(name, components)
     if activate:
         config.active_stack = name

@@ -43,7 +43,7 @@ __all__ = [
 ]
 
 #: The newest schema revision this dockyard knows (the last file in migrations/versions).
-HEAD_REVISION = "0008"
+HEAD_REVISION = "0010"
 #: Where the Alembic scripts live (``env.py`` and ``versions/``).
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 

@@ -20,13 +20,14 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from dockyard.lake.api import open
+    from dockyard.lake.api import open, ref
     from dockyard.lake.base import Lake
     from dockyard.lake.records import DatasetDescription, DatasetInfo, DatasetVersion, FileEntry
     from dockyard.lake.refs import DEFAULT_ZONES, DatasetRef, parse_ref
 
 _EXPORTS = {
     "open": "api",
+    "ref": "api",
     "Lake": "base",
     "DatasetDescription": "records",
     "DatasetInfo": "records",
@@ -47,6 +48,7 @@ __all__ = [
     "Lake",
     "open",
     "parse_ref",
+    "ref",
 ]
 
 

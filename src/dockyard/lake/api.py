@@ -9,13 +9,17 @@ from dockyard.errors import StackError
 
 if TYPE_CHECKING:
     from dockyard.lake.base import Lake
+    from dockyard.lake.refs import DatasetRef
     from dockyard.stacks.stack import Stack
 
-__all__ = ["open"]
+__all__ = ["open", "ref"]
 
 
 def open(stack: Stack | None = None) -> Lake:
     """The lake of ``stack`` (default: the active stack), built on first use.
+
+    Inside a pipeline step the default is the step's stack, and the lake handed out
+    records every dataset version the step reads and writes (its lineage).
 
     Example::
 
@@ -23,7 +27,9 @@ def open(stack: Stack | None = None) -> Lake:
         lake.write("raw/customers", df)
     """
     from dockyard.lake.base import Lake
+    from dockyard.lake.lineage import RecordingLake, recorded_lake
 
+    stack, uses = recorded_lake(stack)
     if stack is None:
         from dockyard.stacks.stack import load_stack
 
@@ -31,4 +37,24 @@ def open(stack: Stack | None = None) -> Lake:
     lake = stack.component("lake")
     if not isinstance(lake, Lake):  # pragma: no cover - build_component checks the port
         raise StackError(f"The stack's lake is a {builtins.type(lake).__name__}, not a Lake.")
-    return lake
+    return lake if uses is None else RecordingLake(lake, uses)
+
+
+def ref(dataset: str | DatasetRef) -> DatasetRef:
+    """A dataset a step reads, as a step parameter: ``lake.ref("curated/customers")``.
+
+    Unpinned, it is resolved to the dataset's latest version when the run is planned;
+    ``"curated/customers@3"`` pins version 3. The version is part of the step's cache key
+    (a new version is a cache miss, the same version a hit), and the run's lineage names
+    it. Inside the step the parameter is the pinned :class:`DatasetRef`::
+
+        @step
+        def train(data: DatasetRef = lake.ref("curated/customers")) -> Model:
+            df = dockyard.lake.open().read(data.name, version=data.version).to_pandas()
+
+    Raises:
+        LakeError: not ``[lake://]ZONE/NAME[@VERSION]``.
+    """
+    from dockyard.lake.refs import DatasetRef, parse_ref
+
+    return dataset if isinstance(dataset, DatasetRef) else parse_ref(dataset)

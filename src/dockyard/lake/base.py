@@ -25,10 +25,11 @@ from __future__ import annotations
 import builtins
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from os import PathLike
 from typing import IO, TYPE_CHECKING, Any, Literal
 
+from dockyard.errors import DatasetNotFoundError
 from dockyard.lake.records import DatasetDescription, DatasetInfo, DatasetVersion, FileEntry
 
 if TYPE_CHECKING:
@@ -119,6 +120,23 @@ class Lake(ABC):
     @abstractmethod
     def history(self, name: str) -> builtins.list[DatasetVersion]:
         """Every version of ``name``, oldest first."""
+
+    def version_as_of(self, name: str, as_of: datetime) -> int:
+        """The newest version of ``name`` committed at or before ``as_of`` (naive: UTC).
+
+        Raises:
+            DatasetNotFoundError: ``name`` is missing, or had no version yet at ``as_of``.
+        """
+        when = as_of if as_of.tzinfo is not None else as_of.replace(tzinfo=UTC)
+        history = self.history(name)
+        before = [h for h in history if h.timestamp <= when]
+        if not before:
+            first = history[0].timestamp.isoformat() if history else "never"
+            raise DatasetNotFoundError(
+                f"Table {name!r} did not exist at {when.isoformat()}: its first version is "
+                f"from {first}."
+            )
+        return before[-1].version
 
     @abstractmethod
     def list(self, zone: str | None = None) -> builtins.list[DatasetInfo]:

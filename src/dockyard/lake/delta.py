@@ -204,16 +204,7 @@ class DeltaLake(Lake):
         return self._not_found(name)
 
     def _table_as_of(self, name: str, as_of: datetime) -> DeltaTable:
-        when = as_of if as_of.tzinfo is not None else as_of.replace(tzinfo=UTC)
-        history = self.history(name)
-        before = [h for h in history if h.timestamp <= when]
-        if not before:
-            first = history[0].timestamp.isoformat() if history else "never"
-            raise DatasetNotFoundError(
-                f"Table {name!r} did not exist at {when.isoformat()}: its first version is "
-                f"from {first}."
-            )
-        return self._table(name, before[-1].version)
+        return self._table(name, self.version_as_of(name, as_of))
 
     # -- tables: writing -----------------------------------------------------------------
 

@@ -3,6 +3,7 @@
 from dockyard.metadata.base import (
     ArtifactDraft,
     ArtifactRecord,
+    DatasetUse,
     Lineage,
     MetadataStore,
     RunRecord,
@@ -12,6 +13,7 @@ from dockyard.metadata.base import (
 __all__ = [
     "ArtifactDraft",
     "ArtifactRecord",
+    "DatasetUse",
     "Lineage",
     "MetadataStore",
     "RunRecord",

@@ -18,7 +18,7 @@ Example::
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar, Literal
@@ -103,6 +103,28 @@ class StepRunRecord:
     outputs: dict[str, str] = field(default_factory=dict)
 
 
+DatasetDirection = Literal["input", "output"]
+
+
+@dataclass(frozen=True, slots=True)
+class DatasetUse:
+    """A version of a lake dataset a step read (``input``) or wrote (``output``).
+
+    Recorded with the step run; read back with the run and step filled in.
+    """
+
+    dataset: str
+    version: int
+    direction: DatasetDirection
+    run_id: str | None = None
+    step: str | None = None
+
+    @property
+    def ref(self) -> str:
+        """The ``lake://zone/name@version`` form."""
+        return f"lake://{self.dataset}@{self.version}"
+
+
 @dataclass(frozen=True, slots=True)
 class Lineage:
     """Who produced an artifact and who consumed it: (run id, step name, step run id)."""
@@ -170,14 +192,16 @@ class MetadataStore(ABC):
         logs: str | None = None,
         inputs: Mapping[str, str] | None = None,
         outputs: Mapping[str, ArtifactDraft | str] | None = None,
+        datasets: Sequence[DatasetUse] = (),
     ) -> StepRunRecord:
         """Record a step run with its artifacts and lineage in one transaction.
 
         ``inputs`` map input names to artifact ids. ``outputs`` map output names to an
         :class:`ArtifactDraft` (new bytes, recorded and deduplicated by content hash,
-        type and materializer) or to an existing artifact id (a cache hit). Recording the
-        same (run, name) again replaces the earlier record (a resumed run re-executes a
-        failed step).
+        type and materializer) or to an existing artifact id (a cache hit). ``datasets``
+        are the lake dataset versions the step read and wrote (repeats are recorded once).
+        Recording the same (run, name) again replaces the earlier record (a resumed run
+        re-executes a failed step).
         """
 
     @abstractmethod
@@ -195,6 +219,22 @@ class MetadataStore(ABC):
     @abstractmethod
     def find_cached(self, cache_key: str) -> StepRunRecord | None:
         """Most recent completed (not failed) step run with that cache key, if any."""
+
+    # datasets -----------------------------------------------------------------------
+    @abstractmethod
+    def list_dataset_uses(self, run_id: str, step: str | None = None) -> list[DatasetUse]:
+        """The dataset versions a run's steps (or one step) read and wrote, in step
+        order, each with its run id and step name.
+
+        Raises:
+            RecordNotFoundError: no run matches ``run_id`` (an id or unique prefix).
+        """
+
+    @abstractmethod
+    def find_dataset_uses(
+        self, dataset: str, version: int | None = None, *, limit: int = 100
+    ) -> list[DatasetUse]:
+        """Which steps read or wrote ``dataset`` (one version, or any), newest first."""
 
     # artifacts ----------------------------------------------------------------------
     @abstractmethod

@@ -30,12 +30,14 @@ from typing import Any
 import sqlalchemy as sa
 
 from dockyard.db.engine import Database
+from dockyard.db.outbox import record_event
 from dockyard.db.store import SqlStore
 from dockyard.errors import MetadataError, RecordNotFoundError
 from dockyard.metadata import tables
 from dockyard.metadata.base import (
     ArtifactDraft,
     ArtifactRecord,
+    DatasetUse,
     Lineage,
     MetadataStore,
     RunRecord,
@@ -60,6 +62,7 @@ _steps = tables.step_runs
 _logs = tables.step_logs
 _artifacts = tables.artifacts
 _lineage = tables.lineage
+_datasets = tables.dataset_lineage
 
 _RUNS_HINT = "List runs with: dockyard runs list"
 _ARTIFACTS_HINT = "Artifact ids are shown by: dockyard runs show RUN_ID"
@@ -196,6 +199,21 @@ class SqlMetadataStore(SqlStore, MetadataStore):
                 result = conn.execute(_runs.update().where(_runs.c.id == full_id).values(values))
                 if result.rowcount == 0:
                     raise RecordNotFoundError(f"No run matches {run_id!r}. {_RUNS_HINT}")
+                if status in ("completed", "failed"):
+                    pipeline = conn.execute(
+                        sa.select(_runs.c.pipeline).where(_runs.c.id == full_id)
+                    ).scalar_one()
+                    record_event(
+                        self.database,
+                        conn,
+                        f"dockyard.run.{status}",
+                        source=f"/runs/{full_id}",
+                        subject=pipeline,
+                        data={"run_id": full_id, "pipeline": pipeline, "status": status}
+                        | ({"error": error} if error else {}),
+                        key=(now.isoformat(),),
+                        time=now,
+                    )
 
         self.database.retrying(write)
 
@@ -272,6 +290,7 @@ class SqlMetadataStore(SqlStore, MetadataStore):
         logs: str | None = None,
         inputs: Mapping[str, str] | None = None,
         outputs: Mapping[str, ArtifactDraft | str] | None = None,
+        datasets: Sequence[DatasetUse] = (),
     ) -> StepRunRecord:
         if status not in _STEP_STATUSES:
             raise MetadataError(
@@ -299,6 +318,7 @@ class SqlMetadataStore(SqlStore, MetadataStore):
             else None
         )
         edges = _edges(step_id, "input", input_ids) + _edges(step_id, "output", output_ids)
+        dataset_rows = _dataset_rows(step_id, datasets)
 
         record = StepRunRecord(
             id=step_id,
@@ -318,7 +338,9 @@ class SqlMetadataStore(SqlStore, MetadataStore):
         # Idempotent (the step id is fixed and a second write replaces the first), so
         # retried when the connection fails.
         self.database.retrying(
-            lambda: self._write_step(record, now, logs, referenced, new_artifacts, edges)
+            lambda: self._write_step(
+                record, now, logs, referenced, new_artifacts, edges, dataset_rows
+            )
         )
         return record
 
@@ -330,6 +352,7 @@ class SqlMetadataStore(SqlStore, MetadataStore):
         referenced: set[str],
         new_artifacts: Mapping[str, dict[str, Any]],
         edges: list[dict[str, Any]],
+        dataset_rows: list[dict[str, Any]],
     ) -> None:
         run_id, name = record.run_id, record.name
         step_row = {
@@ -359,6 +382,8 @@ class SqlMetadataStore(SqlStore, MetadataStore):
                     conn.execute(self._insert_artifact, list(new_artifacts.values()))
                 if edges:
                     conn.execute(_lineage.insert(), edges)
+                if dataset_rows:
+                    conn.execute(_datasets.insert(), dataset_rows)
                 if logs:
                     conn.execute(_logs.insert(), {"step_run_id": record.id, "text": logs})
         except sa.exc.IntegrityError as exc:
@@ -429,6 +454,36 @@ class SqlMetadataStore(SqlStore, MetadataStore):
             ).all()
         return _step_records(rows)[0] if rows else None
 
+    # datasets -----------------------------------------------------------------------
+    def list_dataset_uses(self, run_id: str, step: str | None = None) -> list[DatasetUse]:
+        with self.database.transaction() as conn:
+            full_id = self._run_id(conn, run_id)
+            where = [_steps.c.run_id == full_id]
+            if step is not None:
+                where.append(_steps.c.name == step)
+            rows = conn.execute(
+                _DATASET_USES.where(*where).order_by(
+                    _steps.c.recorded_at, _steps.c.id, _datasets.c.position
+                )
+            ).all()
+        return [_dataset_use(row) for row in rows]
+
+    def find_dataset_uses(
+        self, dataset: str, version: int | None = None, *, limit: int = 100
+    ) -> list[DatasetUse]:
+        if limit < 1:
+            return []
+        where = [_datasets.c.dataset == dataset]
+        if version is not None:
+            where.append(_datasets.c.version == version)
+        stmt = (
+            _DATASET_USES.where(*where)
+            .order_by(_steps.c.recorded_at.desc(), _steps.c.id, _datasets.c.position)
+            .limit(limit)
+        )
+        with self.database.transaction() as conn:
+            return [_dataset_use(row) for row in conn.execute(stmt)]
+
     # artifacts ----------------------------------------------------------------------
     def get_artifact(self, artifact_id: str) -> ArtifactRecord:
         with self.database.transaction() as conn:
@@ -481,6 +536,47 @@ _STEP_WITH_EDGES = sa.select(
     _lineage.c.name.label("edge_name"),
     _lineage.c.artifact_id.label("edge_artifact"),
 ).select_from(_steps.outerjoin(_lineage, _lineage.c.step_run_id == _steps.c.id))
+
+
+_DATASET_USES = sa.select(
+    _datasets.c.dataset,
+    _datasets.c.version,
+    _datasets.c.direction,
+    _steps.c.run_id,
+    _steps.c.name,
+).select_from(_datasets.join(_steps, _steps.c.id == _datasets.c.step_run_id))
+
+
+def _dataset_rows(step_id: str, uses: Sequence[DatasetUse]) -> list[dict[str, Any]]:
+    rows: dict[tuple[str, str, int], dict[str, Any]] = {}
+    for use in uses:
+        if use.direction not in ("input", "output"):
+            raise MetadataError(
+                f"Dataset use {use.dataset}@{use.version} has direction {use.direction!r}; "
+                "use 'input' or 'output'."
+            )
+        key = (use.direction, use.dataset, int(use.version))
+        rows.setdefault(
+            key,
+            {
+                "step_run_id": step_id,
+                "direction": use.direction,
+                "dataset": use.dataset,
+                "version": int(use.version),
+                "position": len(rows),
+            },
+        )
+    return list(rows.values())
+
+
+def _dataset_use(row: sa.Row[Any, Any, Any, Any, Any]) -> DatasetUse:
+    return DatasetUse(
+        dataset=row.dataset,
+        version=int(row.version),
+        direction=row.direction,
+        run_id=row.run_id,
+        step=row.name,
+    )
 
 
 def _utc(value: datetime | None) -> datetime | None:

@@ -3,7 +3,7 @@
 SQLAlchemy Core tables on the one :data:`~dockyard.db.types.METADATA`; imported only by
 :mod:`dockyard.metadata.sql_store` (an import-linter contract checks it), which returns
 the frozen records of :mod:`dockyard.metadata.base`. The schema itself is created and
-changed only by the migrations in ``dockyard/db/migrations/versions`` (0001, 0005): change a
+changed only by the migrations in ``dockyard/db/migrations/versions`` (0001, 0005, 0009): change a
 table here, then write the matching migration (see :mod:`dockyard.db.migrate`).
 
 Tables::
@@ -14,6 +14,7 @@ Tables::
     step_logs   step_run_id               captured output, apart so listings never load it
     artifacts   id (sha256 prefix)        deduplicated by (content_hash, data_type, materializer)
     lineage     step_run_id, direction, name -> artifact_id
+    dataset_lineage  step_run_id, direction, dataset, version   lake datasets (0009)
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ __all__ = [
     "ID_LENGTH",
     "artifact_id",
     "artifacts",
+    "dataset_lineage",
     "lineage",
     "pipelines",
     "runs",
@@ -138,4 +140,19 @@ lineage = sa.Table(
     sa.Column("position", sa.Integer, nullable=False),
     id_column("artifact_id", sa.ForeignKey("artifacts.id"), index=True),
     sa.CheckConstraint("direction IN ('input', 'output')", name="direction"),
+)
+
+#: A lake dataset version a step read (``input``) or wrote (``output``); migration 0009.
+#: ``dataset`` is ``ZONE/NAME``: the lake is the stack's, as the run's is.
+dataset_lineage = sa.Table(
+    "dataset_lineage",
+    METADATA,
+    id_column("step_run_id", sa.ForeignKey("step_runs.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("direction", sa.String(8), primary_key=True),
+    sa.Column("dataset", sa.String(300), primary_key=True),
+    sa.Column("version", sa.BigInteger, primary_key=True, autoincrement=False),
+    # Order of first use within the step.
+    sa.Column("position", sa.Integer, nullable=False),
+    sa.CheckConstraint("direction IN ('input', 'output')", name="direction"),
+    sa.Index("ix_dataset_lineage_dataset_version", "dataset", "version"),
 )

@@ -25,10 +25,18 @@ from dockyard.errors import (
     StepFailed,
     StepOutputError,
 )
-from dockyard.metadata.base import ArtifactDraft, ArtifactRecord, MetadataStore, StepRunRecord
+from dockyard.lake.lineage import recording
+from dockyard.metadata.base import (
+    ArtifactDraft,
+    ArtifactRecord,
+    DatasetUse,
+    MetadataStore,
+    StepRunRecord,
+)
 from dockyard.pipelines.artifact_io import load_value, save_value
 from dockyard.pipelines.cache import cache_key, code_fingerprint
 from dockyard.pipelines.capture import capture_output
+from dockyard.pipelines.datasets import declared_uses, step_arguments
 from dockyard.pipelines.plan import Invocation, RunPlan
 
 if TYPE_CHECKING:
@@ -284,6 +292,7 @@ def _execute(ctx: RunContext, name: str, attempt: _Attempt) -> StepRunRecord:
     if ctx.plan.cache_enabled(name):
         hit = _cached(ctx, key)
         if hit is not None:
+            reused = ctx.metadata.list_dataset_uses(hit.run_id, hit.name)
             record = ctx.metadata.record_step_run(
                 ctx.run_id,
                 name,
@@ -294,6 +303,7 @@ def _execute(ctx: RunContext, name: str, attempt: _Attempt) -> StepRunRecord:
                 cache_hit=True,
                 inputs=input_ids,
                 outputs=hit.outputs,
+                datasets=[DatasetUse(u.dataset, u.version, u.direction) for u in reused],
             )
             attempt.recorded = True
             ctx.outputs[name] = record.outputs
@@ -311,9 +321,9 @@ def _execute(ctx: RunContext, name: str, attempt: _Attempt) -> StepRunRecord:
     )
     attempts = [0]
     token = _STEP_CONTEXT.set(step_context)
-    with capture_output() as buf:
+    with capture_output() as buf, recording(ctx.stack) as datasets:
         try:
-            kwargs = dict(inv.params)
+            kwargs = step_arguments(inv.params)
             for arg, rec in input_records.items():
                 kwargs[arg] = _load_input(arg, rec, ctx, name)
             result = _call_with_retries(ctx, inv, step.func, kwargs, attempts)
@@ -342,6 +352,10 @@ def _execute(ctx: RunContext, name: str, attempt: _Attempt) -> StepRunRecord:
         logs=logs,
         inputs=input_ids,
         outputs=drafts,
+        datasets=[
+            *declared_uses(inv.params),
+            *(DatasetUse(*use) for use in datasets.items()),
+        ],
     )
     attempt.recorded = True
     for out, draft in drafts.items():

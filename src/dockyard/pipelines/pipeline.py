@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from dockyard.errors import DockyardError, ParameterError, RunFailed, StepFailed
+from dockyard.lake.refs import DatasetRef
+from dockyard.pipelines.datasets import as_dataset, pin_datasets
 from dockyard.pipelines.execution import RunContext, execute_step
 from dockyard.pipelines.params import (
     check_param,
@@ -107,9 +109,12 @@ class Pipeline:
                         f"(-p {key}=VALUE) or set parameters.{key} in the run config."
                     )
                 params[key] = p.default
-            check_param(
-                f"pipeline {self.name!r}", key, params[key], self.hints.get(key, p.annotation)
-            )
+            owner, annotation = f"pipeline {self.name!r}", self.hints.get(key, p.annotation)
+            dataset = as_dataset(owner, key, params[key], annotation)
+            if dataset is not None:
+                params[key] = dataset  # the steps it is passed to declare it
+                continue
+            check_param(owner, key, params[key], annotation)
         return params
 
     def plan(
@@ -138,7 +143,7 @@ class Pipeline:
         plan = RunPlan(
             pipeline=self.name,
             source=f"{module_ref(self.func.__module__)}:{self.func.__qualname__}",
-            params=values,
+            params={k: str(v) if isinstance(v, DatasetRef) else v for k, v in values.items()},
             invocations=tracer.invocations,
             enable_cache=bool(enable_cache),
             trust_pickle=bool(trust_pickle or run_config.get("trust_pickle", False)),
@@ -266,7 +271,9 @@ def execute_plan(
     """Record a run of ``plan`` and let the stack's orchestrator execute it.
 
     This process owns the run: it heartbeats while the run runs, and records its end.
+    Dataset parameters are pinned to their latest versions on ``stack``'s lake first.
     """
+    pin_datasets(plan, stack)
     metadata = stack.metadata_store
     record = metadata.create_run(
         plan.pipeline, spec=plan.to_dict(), params=plan.params, stack=stack.name

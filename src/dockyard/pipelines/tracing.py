@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from dockyard.errors import ConfigError, ParameterError, PipelineDefinitionError
+from dockyard.pipelines.datasets import as_dataset, to_param
 from dockyard.pipelines.params import check_param
 from dockyard.pipelines.plan import Invocation
 
@@ -132,7 +133,12 @@ class Tracer:
                         f"or set steps.{name}.parameters.{pname} in the run config."
                     )
                 params[pname] = p.default
-            check_param(owner, pname, params[pname], step.hints.get(pname, p.annotation))
+            annotation = step.hints.get(pname, p.annotation)
+            dataset = as_dataset(owner, pname, params[pname], annotation)
+            if dataset is not None:
+                params[pname] = to_param(dataset)  # pinned when the run is planned
+                continue
+            check_param(owner, pname, params[pname], annotation)
 
         after_names = [h.invocation for h in _flatten_handles(after)]
         for up in after_names:

@@ -10,6 +10,7 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from dockyard.registry.lineage import training_datasets
     from dockyard.registry.model import (
         Model,
         delete_model_version,
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
     )
 
 _EXPORTS = {
+    "training_datasets": "lineage",
     "Model": "model",
     "delete_model_version": "model",
     "get_model_version": "model",
@@ -63,6 +65,7 @@ __all__ = [
     "register_model",
     "requirements_for",
     "resolve",
+    "training_datasets",
 ]
 
 

@@ -26,6 +26,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from dockyard.db.engine import Database
+from dockyard.db.outbox import record_event
 from dockyard.db.store import SqlStore
 from dockyard.errors import ModelNotFoundError, RecordNotFoundError, RegistryError
 from dockyard.registry import tables
@@ -119,6 +120,23 @@ class SqlRegistryStore(SqlStore, ModelRegistryStore):
                     "created_at": now,
                 }
                 conn.execute(_versions.insert(), values)
+                record_event(
+                    self.database,
+                    conn,
+                    "dockyard.model.registered",
+                    source=f"/models/{name}",
+                    subject=str(version),
+                    data={
+                        "name": name,
+                        "version": version,
+                        "run_id": run_id,
+                        "step": step,
+                        "artifact_id": artifact_id,
+                        "metrics": dict(metrics or {}),
+                    },
+                    key=(version,),
+                    time=now,
+                )
         except sa.exc.IntegrityError as exc:
             # The number is ours (the model's row is locked), so the artifact or run is
             # not recorded; the rollback also gives the number back.
@@ -228,10 +246,31 @@ class SqlRegistryStore(SqlStore, ModelRegistryStore):
         def write() -> None:  # idempotent: the same upsert twice leaves one alias
             with self.database.transaction(write=True) as conn:
                 self._lock_version(conn, name, version, share=True)
+                previous = conn.execute(
+                    sa.select(_aliases.c.version).where(
+                        _aliases.c.name == name, _aliases.c.alias == alias
+                    )
+                ).scalar()
                 conn.execute(
                     self._upsert_alias,
                     {"name": name, "alias": alias, "version": version, "updated_at": now},
                 )
+                if previous != version:
+                    record_event(
+                        self.database,
+                        conn,
+                        "dockyard.model.alias_moved",
+                        source=f"/models/{name}",
+                        subject=alias,
+                        data={
+                            "name": name,
+                            "alias": alias,
+                            "version": version,
+                            "previous_version": previous,
+                        },
+                        key=(alias, version, now.isoformat()),
+                        time=now,
+                    )
 
         try:
             self.database.retrying(write)

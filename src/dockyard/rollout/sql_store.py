@@ -14,12 +14,22 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from dockyard.db.outbox import record_event
 from dockyard.db.store import SqlStore
 from dockyard.errors import RecordNotFoundError, RolloutError, StaleStateError
 from dockyard.rollout import tables
 from dockyard.rollout.store import DeploymentRecord, DeploymentStore, RolloutEventRecord
 
-__all__ = ["SqlDeploymentStore"]
+__all__ = ["PUBLISHED_DECISIONS", "SqlDeploymentStore"]
+
+#: The rollout decisions published as dockyard events, by kind: event type suffix.
+PUBLISHED_DECISIONS = {
+    "advance": "advanced",
+    "switch": "switched",
+    "complete": "completed",
+    "rollback": "rolled_back",
+    "abort": "aborted",
+}
 
 _deployments = tables.deployments
 _events = tables.rollout_events
@@ -166,6 +176,23 @@ class SqlDeploymentStore(SqlStore, DeploymentStore):
                             for kind, reason, figures in events
                         ],
                     )
+                for i, (kind, reason, figures) in enumerate(events):
+                    if kind in PUBLISHED_DECISIONS:
+                        record_event(
+                            self.database,
+                            conn,
+                            f"dockyard.rollout.{PUBLISHED_DECISIONS[kind]}",
+                            source=f"/deployments/{name}",
+                            subject=kind,
+                            data={
+                                "deployment": name,
+                                "decision": kind,
+                                "reason": reason,
+                                "figures": dict(figures),
+                            },
+                            key=(expected_revision + 1, i),
+                            time=now,
+                        )
                 row = conn.execute(
                     sa.select(*_RECORD_COLUMNS).where(_deployments.c.name == name)
                 ).one()

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from dockyard.testing.artifact_store import ArtifactStoreContract
     from dockyard.testing.batch_store import BatchStoreContract
     from dockyard.testing.deployment_store import DeploymentStoreContract
+    from dockyard.testing.event_bus import EventBusContract
     from dockyard.testing.framework_adapter import FrameworkAdapterContract
     from dockyard.testing.lake import LakeContract
     from dockyard.testing.materializer import MaterializerContract
@@ -47,6 +48,7 @@ _EXPORTS = {
     "ArtifactStoreContract": "artifact_store",
     "BatchStoreContract": "batch_store",
     "DeploymentStoreContract": "deployment_store",
+    "EventBusContract": "event_bus",
     "FrameworkAdapterContract": "framework_adapter",
     "LakeContract": "lake",
     "MaterializerContract": "materializer",
@@ -59,6 +61,7 @@ __all__ = [
     "ArtifactStoreContract",
     "BatchStoreContract",
     "DeploymentStoreContract",
+    "EventBusContract",
     "FrameworkAdapterContract",
     "LakeContract",
     "MaterializerContract",

@@ -34,7 +34,7 @@ from typing import ClassVar
 import pytest
 
 from dockyard.errors import RecordNotFoundError
-from dockyard.metadata.base import ArtifactDraft, ArtifactRecord, MetadataStore
+from dockyard.metadata.base import ArtifactDraft, ArtifactRecord, DatasetUse, MetadataStore
 
 __all__ = ["MetadataStoreContract", "draft", "new_run"]
 
@@ -482,6 +482,68 @@ class MetadataStoreContract:
         assert len(shared) == 15
         assert len({s.outputs["own"] for s in steps}) == 8 * 15
         assert store.get_step_logs(runs[1], "w5-s14") == "worker 5 step 14"
+
+    def test_dataset_uses_are_recorded_with_the_step(self, store: MetadataStore) -> None:
+        """The lake dataset versions a step read and wrote come back with the run and
+        step, in the order first used, each once; re-recording the step replaces them.
+
+        ``runs show`` and a model version's lineage name the dataset versions a model
+        was trained on; a resumed step must not keep the versions of its failed attempt.
+        """
+        run = new_run(store)
+        uses = [
+            DatasetUse("raw/iris", 3, "input"),
+            DatasetUse("features/iris", 0, "output"),
+            DatasetUse("raw/iris", 3, "input"),  # read twice: recorded once
+            DatasetUse("raw/iris", 4, "input"),
+        ]
+        store.record_step_run(run, "load", status="completed", datasets=uses)
+        store.record_step_run(run, "train", status="completed")
+        got = store.list_dataset_uses(run)
+        assert [(u.dataset, u.version, u.direction) for u in got] == [
+            ("raw/iris", 3, "input"),
+            ("features/iris", 0, "output"),
+            ("raw/iris", 4, "input"),
+        ]
+        assert {(u.run_id, u.step) for u in got} == {(run, "load")}
+        assert got[0].ref == "lake://raw/iris@3"
+        assert store.list_dataset_uses(run[:8], step="train") == []
+
+        store.record_step_run(
+            run, "load", status="completed", datasets=[DatasetUse("raw/iris", 5, "input")]
+        )
+        assert [(u.dataset, u.version) for u in store.list_dataset_uses(run)] == [("raw/iris", 5)]
+
+    def test_find_dataset_uses_newest_first(self, store: MetadataStore) -> None:
+        """Who read or wrote a dataset version is answerable from the dataset's side.
+
+        Before overwriting or deleting a version, a user asks which runs (and models)
+        depend on it.
+        """
+        first, second = new_run(store), new_run(store)
+        store.record_step_run(
+            first, "load", status="completed", datasets=[DatasetUse("raw/iris", 1, "input")]
+        )
+        store.record_step_run(
+            second, "load", status="completed", datasets=[DatasetUse("raw/iris", 2, "input")]
+        )
+        store.record_step_run(
+            second, "ingest", status="completed", datasets=[DatasetUse("raw/iris", 2, "output")]
+        )
+        any_version = store.find_dataset_uses("raw/iris")
+        assert [(u.run_id, u.step, u.version) for u in any_version] == [
+            (second, "ingest", 2),
+            (second, "load", 2),
+            (first, "load", 1),
+        ]
+        assert [u.run_id for u in store.find_dataset_uses("raw/iris", 1)] == [first]
+        assert store.find_dataset_uses("raw/iris", limit=1)[0].step == "ingest"
+        assert store.find_dataset_uses("raw/other") == []
+
+    def test_list_dataset_uses_of_an_unknown_run(self, store: MetadataStore) -> None:
+        """An unknown run id is an error naming it, as everywhere else in the store."""
+        with pytest.raises(RecordNotFoundError):
+            store.list_dataset_uses("ffffffffffff")
 
     def test_record_artifact_is_idempotent(self, store: MetadataStore) -> None:
         """The registry records a model's artifact outside any step run, often bytes a step

@@ -19,6 +19,7 @@ import pytest
 import sqlalchemy as sa
 
 import dockyard.batch.tables
+import dockyard.db.outbox
 import dockyard.metadata.tables
 import dockyard.registry.tables
 import dockyard.rollout.tables

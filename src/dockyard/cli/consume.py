@@ -1,0 +1,105 @@
+"""``dockyard consume``: score a stream of events with a registered model, at least once."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+import typer
+
+from dockyard.cli._common import console, esc
+
+if TYPE_CHECKING:
+    from dockyard.events.consumer import ConsumerStats
+    from dockyard.events.decisions import ConsumerConfig
+    from dockyard.runtime.model import ModelRuntime
+
+HELP = "Score events from a topic with a model and publish predictions (at least once)."
+
+
+def consume(
+    model: str = typer.Argument(..., help="churn, churn:3 or churn@production."),
+    bus: str = typer.Option(
+        ...,
+        "--bus",
+        help="redis://HOST:PORT/DB, nats://HOST:PORT, amqp://USER:PASS@HOST:PORT/, "
+        "kafka://HOST:PORT or memory://.",
+    ),
+    input_topic: str = typer.Option(..., "--in", help="Topic of the input events."),
+    output: str = typer.Option(..., "--out", help="Topic the predictions are published to."),
+    group: str = typer.Option("scorers", "--group", help="Consumer group (shares the input)."),
+    name: str | None = typer.Option(
+        None, "--name", help="This consumer's name in the group (default: the host name)."
+    ),
+    max_batch: int = typer.Option(64, "--max-batch", help="Most events per model call."),
+    max_latency_ms: float = typer.Option(
+        10.0, "--max-latency-ms", help="Wait at most this long for a batch to fill."
+    ),
+    dead_letter: str | None = typer.Option(
+        None, "--dead-letter", help="Topic for events that cannot be scored (default IN.dead)."
+    ),
+    id_field: str = typer.Option("id", "--id-field", help="Input field holding the event id."),
+    max_deliveries: int = typer.Option(
+        5, "--max-deliveries", help="Dead-letter an event delivered more often than this."
+    ),
+    proba: bool = typer.Option(False, "--proba", help="Publish class probabilities."),
+    trust_pickle: bool = typer.Option(
+        False, "--trust-pickle", help="Allow a pickled model (it can run code when loaded)."
+    ),
+    stack_name: str | None = typer.Option(None, "--stack", "-s", help="Stack of the model."),
+    exit_when_idle: float | None = typer.Option(
+        None, "--exit-when-idle", help="Stop after this many seconds without events."
+    ),
+) -> None:
+    """Score events from --in with MODEL and publish predictions to --out, until SIGTERM.
+
+    An event is acknowledged only after its prediction is published and confirmed; events
+    that cannot be scored go to the dead-letter topic with the reason.
+    """
+    from dockyard.events.consumer import consume as run_consumer
+
+    def started(config: ConsumerConfig, runtime: ModelRuntime) -> None:
+        console.print(
+            f"Consuming {esc(config.input)} as {esc(config.group)}/{esc(config.name)} with "
+            f"{esc(runtime.label)} -> {esc(config.output)} (dead letters: "
+            f"{esc(config.dead_letter)}). Stop with Ctrl-C or SIGTERM.",
+            soft_wrap=True,
+        )
+
+    last = [time.monotonic()]
+
+    def progress(stats: ConsumerStats) -> None:
+        if time.monotonic() - last[0] >= 10:
+            last[0] = time.monotonic()
+            console.print(_describe(stats), soft_wrap=True)
+
+    stats = run_consumer(
+        model,
+        bus=bus,
+        input=input_topic,
+        output=output,
+        group=group,
+        name=name,
+        max_batch=max_batch,
+        max_latency_ms=max_latency_ms,
+        dead_letter=dead_letter,
+        id_field=id_field,
+        max_deliveries=max_deliveries,
+        stack=stack_name,
+        trust_pickle=trust_pickle,
+        predict_proba=proba,
+        idle_exit_s=exit_when_idle,
+        on_start=started,
+        on_batch=progress,
+    )
+    console.print(f"Stopped: {_describe(stats)}", soft_wrap=True)
+
+
+def _describe(stats: ConsumerStats) -> str:
+    p99 = stats.p99_ms()
+    return (
+        f"{stats.scored:,} scored, {stats.dead_lettered:,} dead-lettered in "
+        f"{stats.batches:,} batches ({stats.rate():,.0f} events/s"
+        + (f", p99 {p99:.1f} ms" if p99 is not None else "")
+        + ")"
+    )
