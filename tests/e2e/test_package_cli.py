@@ -45,7 +45,14 @@ spec = RolloutSpec.from_cli(strategy="canary", steps="10,25,50,100", interval="3
                             max_error_rate=0.01, max_p99_ms=50, min_requests=100)
 state = RolloutState(model="tiny", stable=1, candidate=2, phase="progressing", weight=25.0,
                      step_index=1, spec=spec.to_dict())
-load_stack().deployment_store.create_deployment("tiny-api", port=8080, state=state.to_dict())
+store = load_stack().deployment_store
+store.create_deployment("tiny-api", port=8080, state=state.to_dict())
+
+# A blue/green deployment at rest: version 2 alone, its last rollout completed.
+blue_green = RolloutSpec.from_cli(strategy="bluegreen", bake="1m", interval="2m",
+                                  max_error_rate=0.02)
+state = RolloutState(model="tiny", stable=2, phase="completed", spec=blue_green.to_dict())
+store.create_deployment("tiny-bg", port=8081, state=state.to_dict())
 """
 
 PIPELINE = """
@@ -203,6 +210,21 @@ def test_package_k8s_argo_rollouts(shared: Project, out: Path) -> None:
     (rollout,) = [o for o in argo if o["kind"] == "Rollout"]
     steps = rollout["spec"]["strategy"]["canary"]["steps"]
     assert [s["setWeight"] for s in steps if "setWeight" in s] == [10, 25, 50]  # the spec's
+
+
+def test_package_a_bluegreen_deployment_at_rest(shared: Project, out: Path) -> None:
+    shared("package", "k8s", "tiny-bg", "-o", str(out), "--rollouts", "argo")
+    objects = _docs(out / "tiny-bg.yaml")
+    (rollout,) = [o for o in objects if o["kind"] == "Rollout"]
+    assert argo_errors(rollout) == []
+    blue_green = rollout["spec"]["strategy"]["blueGreen"]
+    assert (blue_green["autoPromotionSeconds"], blue_green["scaleDownDelaySeconds"]) == (60, 120)
+    (container,) = rollout["spec"]["template"]["spec"]["containers"]
+    assert container["image"].endswith(":v2")
+    shared("package", "aws", "tiny-bg", "-o", str(out))
+    template = yaml.safe_load((out / "tiny-bg.cfn.yaml").read_text())
+    weights = {k: v["Default"] for k, v in template["Parameters"].items() if k.startswith("Weight")}
+    assert weights == {"WeightV2": 100}
 
 
 def test_package_aws(shared: Project, out: Path) -> None:
