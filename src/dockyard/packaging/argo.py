@@ -5,7 +5,7 @@ the candidate during a rollout, else the stable one) with the spec's strategy, a
 ``AnalysisTemplate`` judges a candidate with the same thresholds as ``rollout/analysis.py``:
 
 =================  ===========================================================
-local (RolloutSpec)  Argo Rollouts
+RolloutSpec        Argo Rollouts
 =================  ===========================================================
 canary steps       ``setWeight: w`` then ``pause: {duration: interval}`` then an
                    ``analysis`` step, for every weight but the last 100 (passing
