@@ -169,3 +169,13 @@ def test_fractional_weights_are_refused() -> None:
     spec = RolloutSpec.from_cli(strategy="canary", steps="12.5,100")
     with pytest.raises(PackagingError, match="whole percent"):
         render_argo(_plan(spec))
+
+
+def test_absent_crd_schemas_skip_with_the_reason_or_fail_in_ci(monkeypatch, tmp_path) -> None:
+    import packaging_checks
+    from support import REQUIRE_SERVICES
+
+    monkeypatch.setattr(packaging_checks, "ARGO_SCHEMAS", tmp_path)
+    expected = pytest.fail.Exception if REQUIRE_SERVICES else pytest.skip.Exception
+    with pytest.raises(expected, match="rollout-crd.yaml is absent"):
+        packaging_checks.argo_schema("Rollout")
