@@ -177,5 +177,5 @@ def test_absent_crd_schemas_skip_with_the_reason_or_fail_in_ci(monkeypatch, tmp_
 
     monkeypatch.setattr(packaging_checks, "ARGO_SCHEMAS", tmp_path)
     expected = pytest.fail.Exception if REQUIRE_SERVICES else pytest.skip.Exception
-    with pytest.raises(expected, match="rollout-crd.yaml is absent"):
+    with pytest.raises(expected, match=r"rollout-crd\.yaml is absent"):
         packaging_checks.argo_schema("Rollout")
