@@ -45,8 +45,9 @@ branch, and where the meaning fits, the class also derives from the matching bui
     │   ├── ConsumerConfigError (ValueError) bad stream-consumer options (--max-batch 0, ...)
     │   └── TriggerError (ValueError)       a trigger name in use, a bad source or command
     │       └── UnknownTriggerError (KeyError) no trigger of that name
-    └── ScheduleError (ValueError)          a bad cron, command or schedule name
-        └── UnknownScheduleError (KeyError) no schedule of that name
+    ├── ScheduleError (ValueError)          a bad cron, command or schedule name
+    │   └── UnknownScheduleError (KeyError) no schedule of that name
+    └── PackagingError (ValueError)         an image, manifest or template cannot be made
 
 A message says what failed, the offending value, and what to do about it.
 """
@@ -238,3 +239,8 @@ class ScheduleError(DockyardError, ValueError):
 
 class UnknownScheduleError(ScheduleError, KeyError):
     """No schedule of that name."""
+
+
+class PackagingError(DockyardError, ValueError):
+    """An image, manifest, template or workflow cannot be made from the given input (an
+    invalid image name, an output folder that is a file...)."""

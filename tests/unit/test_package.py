@@ -66,6 +66,7 @@ PACKAGES = [
     "dockyard.lake",
     "dockyard.metadata",
     "dockyard.orchestrators",
+    "dockyard.packaging",
     "dockyard.pipelines",
     "dockyard.registry",
     "dockyard.rollout",

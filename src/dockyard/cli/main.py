@@ -17,6 +17,7 @@ from dockyard.cli import deploy as deploy_cmd
 from dockyard.cli import events as events_cmd
 from dockyard.cli import lake as lake_cmd
 from dockyard.cli import models as models_cmd
+from dockyard.cli import package as package_cmd
 from dockyard.cli import runs as runs_cmd
 from dockyard.cli import schedule as schedule_cmd
 from dockyard.cli import serve as serve_cmd
@@ -48,6 +49,8 @@ app.add_typer(deploy_cmd.rollout_app, name="rollout")
 app.add_typer(deploy_cmd.deployments_app, name="deployments")
 app.add_typer(schedule_cmd.app, name="schedule")
 app.command("scheduler", help=schedule_cmd.SCHEDULER_HELP)(schedule_cmd.scheduler)
+app.command("containerize")(package_cmd.containerize)
+app.add_typer(package_cmd.app, name="package")
 step_app = typer.Typer(
     help="Run single steps (what external orchestrators call).", no_args_is_help=True
 )

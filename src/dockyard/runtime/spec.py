@@ -87,6 +87,62 @@ class RuntimeSpec:
             predict_proba=predict_proba,
         )
 
+    def to_dict(self) -> dict[str, Any]:
+        """The spec as JSON-ready data (``dockyard containerize`` writes it into an image;
+        ``dockyard serve --spec FILE`` reads it back with :meth:`from_dict`)."""
+        import dataclasses
+
+        artifact = dataclasses.asdict(self.artifact)
+        artifact["created_at"] = self.artifact.created_at.isoformat()
+        return {
+            "name": self.name,
+            "version": self.version,
+            "signature": self.signature.to_dict() if self.signature is not None else None,
+            "artifact": artifact,
+            "artifact_store": dict(self.artifact_store),
+            "trust_pickle": self.trust_pickle,
+            "predict_proba": self.predict_proba,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], *, base_dir: str | None = None) -> RuntimeSpec:
+        """The spec :meth:`to_dict` wrote. A relative local artifact store ``path`` is
+        taken from ``base_dir`` (the spec file's folder), so a model copied next to its
+        spec is found wherever the folder is mounted.
+
+        Raises:
+            ServingError: the data is not such a spec.
+        """
+        import os
+        from datetime import datetime
+
+        from dockyard.errors import ServingError
+        from dockyard.metadata.base import ArtifactRecord
+        from dockyard.registry.signature import Signature
+
+        try:
+            artifact = dict(data["artifact"])
+            artifact["created_at"] = datetime.fromisoformat(artifact["created_at"])
+            store = dict(data["artifact_store"])
+            path = store.get("path")
+            if base_dir and isinstance(path, str) and "://" not in path and not os.path.isabs(path):
+                store["path"] = os.path.join(base_dir, path)
+            signature = data.get("signature")
+            return cls(
+                name=str(data["name"]),
+                version=int(data["version"]),
+                signature=Signature.from_dict(signature) if signature else None,
+                artifact=ArtifactRecord(**artifact),
+                artifact_store=store,
+                trust_pickle=bool(data.get("trust_pickle", False)),
+                predict_proba=bool(data.get("predict_proba", False)),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ServingError(
+                f"Not a serve spec written by dockyard containerize ({type(exc).__name__}: "
+                f"{exc}); write it again with: dockyard containerize NAME:VERSION -o DIR."
+            ) from exc
+
     def load(
         self,
         *,
