@@ -193,6 +193,7 @@ class StreamConsumer:
                         model=self.runtime.name,
                         version=self.runtime.version,
                         scored_at=now,
+                        consumer=f"{c.group}/{c.name}",
                     )
                 )
                 scored.append(item.message)

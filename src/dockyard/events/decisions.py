@@ -244,6 +244,7 @@ def prediction_message(
     model: str,
     version: int,
     scored_at: float,
+    consumer: str = "",
 ) -> Outgoing:
     """The output message of one scored input; its key ``{input_id}:{version}`` lets a
     reader drop the repeats at-least-once delivery can cause."""
@@ -255,6 +256,7 @@ def prediction_message(
         "received_at": _iso(item.received_at),
         "scored_at": _iso(scored_at),
         "input": {"topic": item.message.topic, "message_id": item.message.id},
+        "consumer": consumer,
     }
     return Outgoing(
         json.dumps(body, separators=(",", ":")).encode(),

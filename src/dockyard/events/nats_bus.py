@@ -56,7 +56,7 @@ class NatsBus(EventBus):
         self.ack_wait = seconds_option(url, "ack_wait", ack_wait, 30.0)
         self._nc: Any = None
         self._js: Any = None
-        self._streams: set[str] = set()
+        self._streams: set[str] = set()  # topics whose stream is known to hold them
         self._subs: dict[tuple[str, str], Any] = {}
 
     def _unavailable(self, exc: BaseException) -> BusUnavailableError:
@@ -126,7 +126,7 @@ class NatsBus(EventBus):
         import nats.js.errors
 
         name = stream_name(topic)
-        if name in self._streams:
+        if topic in self._streams:
             return name
         async with self._faults(topic):
             try:
@@ -141,7 +141,7 @@ class NatsBus(EventBus):
                 await self._js.add_stream(
                     name=name, subjects=[topic], duplicate_window=DUPLICATE_WINDOW_S
                 )
-        self._streams.add(name)
+        self._streams.add(topic)
         return name
 
     async def publish_many(self, topic: str, messages: Sequence[Outgoing]) -> list[str]:
@@ -259,7 +259,7 @@ class NatsBus(EventBus):
         async with self._faults():
             with contextlib.suppress(nats.js.errors.NotFoundError):
                 await self._js.delete_stream(name)
-        self._streams.discard(name)
+        self._streams = {t for t in self._streams if stream_name(t) != name}
         for key in [k for k in self._subs if k[0] == topic]:
             sub = self._subs.pop(key)
             with contextlib.suppress(Exception):

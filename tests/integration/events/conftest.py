@@ -40,7 +40,10 @@ def broker_url(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def stream(broker_url: str) -> Iterator[Stream]:
-    s = Stream.fresh(broker_url)
+    """Fresh topics on the broker; ``ack_wait=2`` in the URL (before any group exists: a
+    NATS consumer keeps the ack_wait it was created with), so a killed consumer's
+    messages come back within seconds."""
+    s = Stream.fresh(broker_url + ("&" if "?" in broker_url else "?") + "ack_wait=2")
     s.prepare()
     yield s
     s.clean()

@@ -4,6 +4,7 @@ consumer subprocesses, which load the Picky model by reference to this module.""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import os
 import signal
@@ -81,7 +82,8 @@ class Stream:
                     chunk = payloads[start : start + 500]
                     await bus.publish_many(
                         self.input,
-                        [Outgoing(p, f"in-{start + k}") for k, p in enumerate(chunk)],
+                        # keyed by content: NATS drops a repeated key as a duplicate
+                        [Outgoing(p, hashlib.sha1(p).hexdigest()) for p in chunk],
                     )
 
         self.run(go())
@@ -166,6 +168,20 @@ def start_consumer(project: Path, stream: Stream, *args: str) -> subprocess.Pope
         stderr=subprocess.STDOUT,
         text=True,
     )
+
+
+def wait_ready(proc: subprocess.Popen[str], seconds: float = 60) -> str:
+    """The consumer's first line ("Consuming ..."), printed once the bus is connected and
+    the model loaded; fails if it exits or stays silent for ``seconds``."""
+    import select
+
+    assert proc.stdout is not None
+    ready, _, _ = select.select([proc.stdout], [], [], seconds)
+    line = proc.stdout.readline() if ready else ""
+    if not line.startswith("Consuming"):
+        rest = kill(proc)
+        raise AssertionError(f"the consumer did not start:\n{line}{rest}")
+    return line
 
 
 def kill(proc: subprocess.Popen[str], sig: int = signal.SIGKILL) -> str:
