@@ -5,13 +5,19 @@ served from the cache;
 3. the model is registered and made ``production``; 4. ``dockyard serve`` answers real
 requests; 5. a second version, trained with other parameters by the same pipeline, is
 rolled out as a canary behind the gateway while traffic flows, printing each decision;
-6. new rows land in the data lake and a batch job scores them with ``iris@production``.
+6. new rows land in the data lake and a batch job scores them with ``iris@production``;
+7. a stream consumer scores events with ``iris@production`` on the embedded in-memory bus
+(or the broker ``DOCKYARD_QUICKSTART_BUS`` names), a poison message lands in the dead-letter
+topic, and dockyard's own events of the quickstart are printed.
 
 ``bash scripts/quickstart.sh`` installs dockyard and runs this file.
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
+import os
 import random
 import socket
 import subprocess
@@ -196,11 +202,63 @@ def batch_scoring() -> None:
     print("   " + head.strip().replace("\n", "\n   "))
 
 
+def stream_scoring() -> None:
+    print("== 7. Events: a stream consumer scores events with iris@production")
+    from dockyard.events import Outgoing, consume, open_bus
+
+    bus_url = os.environ.get("DOCKYARD_QUICKSTART_BUS", "memory://quickstart")
+    suffix = f"{os.getpid()}"
+    topic, out, dead = f"iris.events.{suffix}", f"iris.predictions.{suffix}", f"iris.dead.{suffix}"
+    rows = load_iris().data
+    events = [
+        {"id": i, "features": dict(zip(FEATURES, map(float, rows[i % len(rows)]), strict=True))}
+        for i in range(300)
+    ]
+
+    async def publish() -> None:
+        async with await open_bus(bus_url) as bus:
+            for name in (topic, out, dead):  # a reader group before anything is published
+                await bus.create_group(name, "quickstart")
+            messages = [Outgoing(json.dumps(e).encode(), key=str(e["id"])) for e in events]
+            messages.append(Outgoing(b"{not json", key="poison"))
+            await bus.publish_many(topic, messages)
+
+    asyncio.run(publish())
+    started = time.perf_counter()
+    stats = consume(
+        "iris@production", bus=bus_url, input=topic, output=out, group="quickstart",
+        dead_letter=dead, max_batch=64, max_messages=len(events) + 1, idle_exit_s=5.0,
+    )  # fmt: skip
+    took = time.perf_counter() - started
+    print(
+        f"   {stats.scored} events scored in {stats.model_calls} model calls "
+        f"({stats.scored / took:,.0f} events/s on {bus_url.split('://')[0]}), "
+        f"{stats.dead_lettered} dead-lettered"
+    )
+
+    async def read() -> tuple[list[dict], list[str]]:
+        async with await open_bus(bus_url) as bus:
+            got = await bus.consume(out, "quickstart", "reader", max_messages=3, timeout=2.0)
+            letters = await bus.consume(dead, "quickstart", "reader", timeout=2.0)
+            return [json.loads(m.payload) for m in got], [
+                m.headers.get("dead-letter-reason", "?") for m in letters
+            ]
+
+    predictions, reasons = asyncio.run(read())
+    for p in predictions:
+        print(f"   prediction: id {p['id']} -> {p['prediction']} (iris:{p['version']})")
+    print(f"   dead letter: {reasons[0] if reasons else 'none'}")
+    print("   dockyard's own events of this quickstart (dockyard events tail):")
+    tail = dockyard("events", "tail", "--no-follow", "-n", "8")
+    print("   " + tail.strip().replace("\n", "\n   "))
+
+
 def main() -> None:
     stable = train_and_register()
     serve_and_ask()
     canary(stable)
     batch_scoring()
+    stream_scoring()
 
 
 if __name__ == "__main__":

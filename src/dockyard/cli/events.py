@@ -23,6 +23,8 @@ app = typer.Typer(
 
 def _line(event: dict[str, Any]) -> str:
     data = json.dumps(event.get("data"), sort_keys=True, default=str)
+    if len(data) > 120:  # --json prints every field in full
+        data = data[:117] + "..."
     when = str(event.get("time", ""))[:19].replace("T", " ")
     subject = f" {event['subject']}" if event.get("subject") else ""
     return f"{when}  {event['type']:<28} {event['source']}{subject}  {data}"
