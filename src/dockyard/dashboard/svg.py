@@ -168,7 +168,7 @@ def timeline(bars: Sequence[Bar], *, width: int = 900) -> str:
 
 
 def _fmt(v: float) -> str:
-    return f"{v:.4g}"
+    return f"{v:.3g}"
 
 
 def line_chart(
@@ -219,7 +219,10 @@ def line_chart(
                 f'<text class="axis" x="{px(x):.1f}" y="{height - 6}" text-anchor="middle">'
                 f"{escape(label)}</text>"
             )
+        legend_x = width - right
         for i, s in enumerate(series):
+            if not any(y is not None for _, y in s.points):
+                continue  # no value yet: no legend (its colour stays its own)
             colour = PALETTE[i % len(PALETTE)]
             segments: list[list[str]] = [[]]
             for x, y in s.points:
@@ -236,9 +239,10 @@ def line_chart(
                     cx, cy = point.split(",")
                     out.append(f'<circle cx="{cx}" cy="{cy}" r="2.5" fill="{colour}"/>')
             out.append(
-                f'<text class="legend" x="{width - right - 4}" y="{top + 14 + 13 * i}" '
-                f'text-anchor="end" fill="{colour}">{_text(s.name, 30)}</text>'
+                f'<text class="legend" x="{legend_x}" y="14" text-anchor="end" '
+                f'style="fill:{colour}">{_text(s.name, 20)}</text>'
             )
+            legend_x -= 8 + 7 * min(len(s.name), 20)
     else:
         out.append(
             f'<text class="axis" x="{width / 2:.0f}" y="{height / 2:.0f}" '
