@@ -629,14 +629,18 @@ def _dataset_use(row: sa.Row[Any, Any, Any, Any, Any]) -> DatasetUse:
     )
 
 
+#: A cursor is the last run's start (UTC, microseconds) and id: URL-safe as it is.
+_CURSOR_TIME = "%Y%m%dT%H%M%S.%fZ"
+
+
 def _cursor(created_at: datetime, run_id: str) -> str:
-    return f"{created_at.astimezone(UTC).isoformat()}~{run_id}"
+    return f"{created_at.astimezone(UTC).strftime(_CURSOR_TIME)}~{run_id}"
 
 
 def _parse_cursor(cursor: str) -> tuple[datetime, str]:
     at, sep, run_id = cursor.partition("~")
     try:
-        parsed = datetime.fromisoformat(at)
+        parsed: datetime | None = datetime.strptime(at, _CURSOR_TIME).replace(tzinfo=UTC)
     except ValueError:
         parsed = None
     if not sep or parsed is None or not run_id or not _HEX.match(run_id):
