@@ -81,7 +81,7 @@ def _number(value: object) -> str:
     return str(value)
 
 
-def _when(value: datetime | None) -> str:
+def when(value: datetime | None) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if value else "-"
 
 
@@ -127,7 +127,7 @@ class Dashboard:
             trim_blocks=True,
             lstrip_blocks=True,
         )
-        env.filters.update(ago=_ago, seconds=_seconds, num=_number, when=_when)
+        env.filters.update(ago=_ago, seconds=_seconds, num=_number, when=when)
         return env
 
     # responses ----------------------------------------------------------------------

@@ -13,7 +13,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from dockyard.dashboard import svg
-from dockyard.dashboard._core import Dashboard, NotFound
+from dockyard.dashboard._core import Dashboard, NotFound, when
 
 if TYPE_CHECKING:
     from starlette.requests import Request
@@ -133,6 +133,7 @@ def live(dash: Dashboard, request: Request) -> Response:
         {
             "role": v.role,
             "ref": v.ref,
+            "version": v.version,
             "weight": v.weight,
             "mirror": v.mirror,
             "requests": v.requests,
@@ -145,6 +146,7 @@ def live(dash: Dashboard, request: Request) -> Response:
     return JSONResponse(
         {
             "at": time.time(),
+            "model": now.model,
             "phase": now.phase,
             "weight": now.weight,
             "stable": now.stable,
@@ -153,7 +155,10 @@ def live(dash: Dashboard, request: Request) -> Response:
             "next_decision": now.next_decision,
             "gateway_up": now.gateway_up,
             "versions": versions,
-            "events": [{"id": e.id, "kind": e.kind, "reason": e.reason} for e in reversed(events)],
+            "events": [
+                {"id": e.id, "at": when(e.created_at), "kind": e.kind, "reason": e.reason}
+                for e in reversed(events)
+            ],
             "charts": _charts(samples),
         },
         headers={"cache-control": "no-store"},

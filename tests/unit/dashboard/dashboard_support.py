@@ -72,6 +72,7 @@ class Filled:
     runs: list[str]
     failed_run: str
     crashed_run: str
+    batch_job: str
 
 
 CRASH = """
@@ -100,6 +101,11 @@ def filled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Filled]:
 
         with pytest.raises(StepFailed):
             failing()
+        from dockyard import batch
+
+        job = batch.run(
+            "points:2", input="lake://features/points", output="lake://predictions/points"
+        ).job_id
         md = load_stack().metadata_store
         failed = md.page_runs(pipeline="failing", limit=1).runs[0].run.id
         crashed = subprocess.run(
@@ -109,7 +115,7 @@ def filled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Filled]:
             text=True,
             timeout=60,
         ).stdout.split()[0]
-        yield Filled(root, ids, failed, crashed)
+        yield Filled(root, ids, failed, crashed, job)
         clear_cache()
 
 

@@ -140,8 +140,21 @@ def test_lake_pages(client: Any) -> None:
     assert "Used by runs" in page
 
 
-def test_batch_events_and_deployments_pages_answer(client: Any) -> None:
-    assert "No batch job yet" in client.get("/batch").text
+def test_batch_jobs_show_chunks_and_rows_and_the_version_they_use(
+    client: Any, filled: Filled
+) -> None:
+    html = client.get("/batch").text
+    row = re.search(rf"<code>{filled.batch_job}</code>.*?</tr>", html, re.S)
+    assert row is not None
+    words = text(row.group(0))
+    assert "points:2" in words and "succeeded" in words and " 1/1 " in words and " 40 " in words
+    assert "lake://predictions/points" in words
+    assert "No schedules" in html
+    model = client.get("/models/points").text
+    assert f"batch job {filled.batch_job}" in model
+
+
+def test_events_and_deployments_pages_answer(client: Any) -> None:
     events = client.get("/events").text
     assert "Recent dockyard events" in events
     assert "No deployments" in client.get("/deployments").text

@@ -25,7 +25,10 @@
         body.textContent = "";
         d.versions.forEach(function (v) {
           var tr = document.createElement("tr");
-          cell(tr, v.role); cell(tr, v.ref);
+          cell(tr, v.role);
+          var td = document.createElement("td"), a = document.createElement("a");
+          a.href = "/models/" + encodeURIComponent(d.model) + "#v" + v.version;
+          a.textContent = v.ref; td.appendChild(a); tr.appendChild(td);
           cell(tr, v.weight !== null ? fmt(v.weight, "%") : (v.mirror !== null ? "mirror " + fmt(v.mirror, "%") : ""));
           cell(tr, fmt(v.requests)); cell(tr, fmt(v.error_rate));
           cell(tr, v.p99_ms === null ? "-" : fmt(v.p99_ms, " ms")); cell(tr, fmt(v.divergence));
@@ -39,7 +42,7 @@
         events.textContent = "";
         d.events.forEach(function (e) {
           var tr = document.createElement("tr");
-          cell(tr, e.id); cell(tr, ""); cell(tr, e.kind); cell(tr, e.reason);
+          cell(tr, e.id); cell(tr, e.at); cell(tr, e.kind); cell(tr, e.reason);
           events.appendChild(tr);
         });
       }
