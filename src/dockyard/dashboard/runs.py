@@ -31,9 +31,33 @@ def _run(dash: Dashboard, run_id: str) -> RunRecord:
         raise NotFound(f"No run {run_id!r}.", "The runs page lists every run.") from exc
 
 
+def _search(dash: Dashboard, query: str) -> Response:
+    """A run id (or unique prefix) goes to that run; a pipeline's name filters by it."""
+    from starlette.responses import RedirectResponse
+
+    from dockyard.errors import RecordNotFoundError
+
+    md = dash.stack.metadata_store
+    try:
+        run = md.get_run(query)
+    except RecordNotFoundError:
+        pass
+    else:
+        return RedirectResponse(f"/runs/{run.id}", status_code=303)
+    names = md.list_pipelines(limit=1000)
+    if query in names:
+        return RedirectResponse(f"/runs?{urlencode({'pipeline': query})}", status_code=303)
+    close = [n for n in names if query.lower() in n.lower()][:10]
+    hint = f" Pipelines with {query!r} in their name: {', '.join(close)}." if close else ""
+    raise NotFound(f"No run or pipeline {query!r}.{hint}", "/runs")
+
+
 def runs_page(dash: Dashboard, request: Request) -> Response:
     md = dash.stack.metadata_store
     q = request.query_params
+    query = (q.get("q") or "").strip()
+    if query:
+        return _search(dash, query)
     pipeline = q.get("pipeline") or None
     status = q.get("status") or None
     if status is not None and status not in STATUSES:

@@ -224,3 +224,14 @@ def test_empty_project_says_how_to_start(project: Path) -> None:
             assert "Pick two or more runs" in c.get("/compare").text
     finally:
         clear_cache()
+
+
+def test_search_goes_to_a_run_or_a_pipeline(client: Any, filled: Filled) -> None:
+    r = client.get("/runs", params={"q": filled.runs[0][:8]}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == f"/runs/{filled.runs[0]}"
+    r = client.get("/runs", params={"q": "training"}, follow_redirects=False)
+    assert r.headers["location"] == "/runs?pipeline=training"
+    r = client.get("/runs", params={"q": "train"})
+    assert (
+        r.status_code == 404 and "Pipelines with &#39;train&#39; in their name: training" in r.text
+    )
