@@ -235,3 +235,20 @@ def test_search_goes_to_a_run_or_a_pipeline(client: Any, filled: Filled) -> None
     assert (
         r.status_code == 404 and "Pipelines with &#39;train&#39; in their name: training" in r.text
     )
+
+
+def test_an_unset_token_variable_stops_the_command_with_one_line(project: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "DASH_NOPE"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "dockyard", "dashboard", "--token-env", "DASH_NOPE"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+    assert proc.returncode == 1
+    assert "DASH_NOPE is not set or is empty" in proc.stderr and "Traceback" not in proc.stderr
