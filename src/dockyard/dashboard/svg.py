@@ -20,7 +20,7 @@ __all__ = ["TIMELINE_ABOVE", "Bar", "Node", "Series", "layered_graph", "line_cha
 #: A run with more steps than this is drawn as a timeline instead of a graph.
 TIMELINE_ABOVE = 100
 
-_NODE_W, _NODE_H, _COL_GAP, _ROW_GAP, _PAD = 168, 34, 56, 14, 12
+_NODE_W, _NODE_H, _COL_GAP, _ROW_GAP, _PAD = 150, 34, 40, 14, 12
 #: One colour per series, in order (colour-blind safe: Okabe-Ito).
 PALETTE = ("#0072b2", "#e69f00", "#009e73", "#cc79a7", "#56b4e9", "#d55e00", "#f0e442")
 
@@ -125,11 +125,11 @@ def layered_graph(
         )
         if n.note:
             box += (
-                f'<text x="{x + 8:.0f}" y="{y + 15:.0f}">{_text(n.label)}</text>'
-                f'<text class="note" x="{x + 8:.0f}" y="{y + 28:.0f}">{_text(n.note, 30)}</text>'
+                f'<text x="{x + 8:.0f}" y="{y + 15:.0f}">{_text(n.label, 22)}</text>'
+                f'<text class="note" x="{x + 8:.0f}" y="{y + 28:.0f}">{_text(n.note, 26)}</text>'
             )
         else:
-            box += f'<text x="{x + 8:.0f}" y="{y + 21:.0f}">{_text(n.label)}</text>'
+            box += f'<text x="{x + 8:.0f}" y="{y + 21:.0f}">{_text(n.label, 22)}</text>'
         box += "</g>"
         if n.href:
             box = f'<a href="{escape(n.href)}">{box}</a>'
