@@ -252,3 +252,10 @@ def test_an_unset_token_variable_stops_the_command_with_one_line(project: Path) 
     )
     assert proc.returncode == 1
     assert "DASH_NOPE is not set or is empty" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_a_crashed_run_says_so_and_why(client: Any, filled: Filled) -> None:
+    r = client.get(f"/runs/{filled.crashed_run}")
+    assert r.status_code == 200
+    assert '<span class="status crashed">crashed</span>' in r.text
+    assert "Crashed: the process running it" in r.text
