@@ -59,3 +59,16 @@ def test_a_run_of_more_than_100_steps_is_drawn_as_a_timeline(project: Path) -> N
             assert html.count('<g class="bar cached">') == 3  # the small run's three steps
     finally:
         clear_cache()
+
+
+def test_the_cli_and_the_package_import_no_web_framework() -> None:
+    """``dockyard --help`` and every other command must not pay for Starlette and Jinja2."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, dockyard.dashboard, dockyard.cli.main; "
+        "print(sorted(m for m in ('starlette', 'jinja2', 'uvicorn') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "[]", out.stderr
