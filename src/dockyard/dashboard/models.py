@@ -46,6 +46,7 @@ def _numeric(metrics: dict[str, Any]) -> dict[str, float]:
 
 
 def model_page(dash: Dashboard, request: Request) -> Response:
+    from dockyard.errors import DockyardError
     from dockyard.registry.lineage import training_datasets
     from dockyard.registry.model import version_users
 
@@ -69,13 +70,13 @@ def model_page(dash: Dashboard, request: Request) -> Response:
         for job in list_jobs(stack=dash.stack, limit=MAX_JOBS):
             if job.spec.model_name == name:
                 jobs.setdefault(job.spec.model_version, []).append(job.job_id)
-    except Exception:  # no batch store on this stack: no jobs to show
+    except DockyardError:  # no batch store on this stack: no jobs to show
         jobs = {}
     rows = []
     for v in reversed(shown):
         try:
             trained_on = [u.ref for u in training_datasets(v, dash.stack)]
-        except Exception:  # its run was deleted: nothing to trace
+        except DockyardError:  # its run was deleted: nothing to trace
             trained_on = []
         rows.append(
             {
