@@ -47,7 +47,8 @@ branch, and where the meaning fits, the class also derives from the matching bui
     │       └── UnknownTriggerError (KeyError) no trigger of that name
     ├── ScheduleError (ValueError)          a bad cron, command or schedule name
     │   └── UnknownScheduleError (KeyError) no schedule of that name
-    └── PackagingError (ValueError)         an image, manifest or template cannot be made
+    ├── PackagingError (ValueError)         an image, manifest or template cannot be made
+    └── DashboardError                      the dashboard cannot start (missing extra, no token)
 
 A message says what failed, the offending value, and what to do about it.
 """
@@ -244,3 +245,7 @@ class UnknownScheduleError(ScheduleError, KeyError):
 class PackagingError(DockyardError, ValueError):
     """An image, manifest, template or workflow cannot be made from the given input (an
     invalid image name, an output folder that is a file...)."""
+
+
+class DashboardError(DockyardError):
+    """The dashboard cannot start as asked (its extra is not installed, its token is unset)."""

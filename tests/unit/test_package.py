@@ -61,6 +61,7 @@ def test_public_api() -> None:
 PACKAGES = [
     "dockyard",
     "dockyard.artifacts",
+    "dockyard.dashboard",
     "dockyard.db",
     "dockyard.events",
     "dockyard.lake",

@@ -111,20 +111,15 @@ def head(
             table.add_row(esc(f.path), _size(f.size), esc(f.content_type), f.sha256[:12])
         console.print(table)
         return
-    got: list[pa.RecordBatch] = []
-    count = 0
-    for batch in lake.scan(name, version=version, batch_size=max(rows, 1024)):
-        got.append(batch.slice(0, rows - count))
-        count += got[-1].num_rows
-        if count >= rows:
-            break
+    from dockyard.lake.api import head as first_rows
+
+    got = first_rows(lake, name, rows, version)
     columns = [c for c, _ in info.schema]
     table = Table(*(esc(c) for c in columns), box=None)
-    for batch in got:
-        for row in batch.to_pylist():
-            table.add_row(*(esc(_cell(row.get(c))) for c in columns))
+    for row in got:
+        table.add_row(*(esc(_cell(row.get(c))) for c in columns))
     console.print(table)
-    if not count:
+    if not got:
         console.print("(no rows)")
 
 

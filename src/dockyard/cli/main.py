@@ -13,6 +13,7 @@ import typer
 from dockyard.cli import artifacts as artifacts_cmd
 from dockyard.cli import batch as batch_cmd
 from dockyard.cli import consume as consume_cmd
+from dockyard.cli import dashboard as dashboard_cmd
 from dockyard.cli import deploy as deploy_cmd
 from dockyard.cli import events as events_cmd
 from dockyard.cli import lake as lake_cmd
@@ -51,6 +52,7 @@ app.add_typer(schedule_cmd.app, name="schedule")
 app.command("scheduler", help=schedule_cmd.SCHEDULER_HELP)(schedule_cmd.scheduler)
 app.command("containerize")(package_cmd.containerize)
 app.add_typer(package_cmd.app, name="package")
+app.command("dashboard", help=dashboard_cmd.HELP)(dashboard_cmd.dashboard)
 step_app = typer.Typer(
     help="Run single steps (what external orchestrators call).", no_args_is_help=True
 )

@@ -26,8 +26,9 @@ def list_runs(
         return
     table = Table("run", "pipeline", "status", "started", "duration", box=None)
     for r in runs:
-        took = (r.ended_at - r.created_at).total_seconds() if r.ended_at else None
-        table.add_row(r.id[:8], esc(r.pipeline), styled(r.status), ago(r.created_at), seconds(took))
+        table.add_row(
+            r.id[:8], esc(r.pipeline), styled(r.status), ago(r.created_at), seconds(r.duration_s)
+        )
     console.print(table)
 
 

@@ -8,11 +8,13 @@ from typing import TYPE_CHECKING
 from dockyard.errors import StackError
 
 if TYPE_CHECKING:
+    from typing import Any
+
     from dockyard.lake.base import Lake
     from dockyard.lake.refs import DatasetRef
     from dockyard.stacks.stack import Stack
 
-__all__ = ["open", "ref"]
+__all__ = ["head", "open", "ref"]
 
 
 def open(stack: Stack | None = None) -> Lake:
@@ -58,3 +60,15 @@ def ref(dataset: str | DatasetRef) -> DatasetRef:
     from dockyard.lake.refs import DatasetRef, parse_ref
 
     return dataset if isinstance(dataset, DatasetRef) else parse_ref(dataset)
+
+
+def head(lake: Lake, name: str, rows: int = 20, version: int | None = None) -> list[dict[str, Any]]:
+    """The first ``rows`` rows of table ``name`` (one version, default the latest), read
+    a batch at a time so a large table is never read whole (``lake head``, the dashboard).
+    """
+    got: builtins.list[dict[str, Any]] = []
+    for batch in lake.scan(name, version=version, batch_size=max(rows, 1024)):
+        got.extend(batch.slice(0, rows - len(got)).to_pylist())
+        if len(got) >= rows:
+            break
+    return got

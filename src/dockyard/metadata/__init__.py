@@ -6,7 +6,9 @@ from dockyard.metadata.base import (
     DatasetUse,
     Lineage,
     MetadataStore,
+    RunPage,
     RunRecord,
+    RunSummary,
     StepRunRecord,
 )
 
@@ -16,6 +18,8 @@ __all__ = [
     "DatasetUse",
     "Lineage",
     "MetadataStore",
+    "RunPage",
     "RunRecord",
+    "RunSummary",
     "StepRunRecord",
 ]

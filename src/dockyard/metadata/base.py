@@ -82,6 +82,33 @@ class RunRecord:
     owner_host: str | None = None
     heartbeat_at: datetime | None = None
 
+    @property
+    def duration_s(self) -> float | None:
+        """Seconds from start to end (None while it has not ended)."""
+        return (self.ended_at - self.created_at).total_seconds() if self.ended_at else None
+
+
+@dataclass(frozen=True, slots=True)
+class RunSummary:
+    """A run as a list shows it: the record plus counts of its recorded step runs."""
+
+    run: RunRecord
+    steps: int
+    cached: int
+    failed: int
+
+
+@dataclass(frozen=True, slots=True)
+class RunPage:
+    """One page of runs, newest first; ``next_cursor`` reads the next page (None: the end).
+
+    A page filtered by ``running`` or ``crashed`` may hold fewer than ``limit`` runs while
+    more follow (``crashed`` is derived when read), so page on until ``next_cursor`` is None.
+    """
+
+    runs: list[RunSummary]
+    next_cursor: str | None
+
 
 @dataclass(frozen=True, slots=True)
 class StepRunRecord:
@@ -174,6 +201,32 @@ class MetadataStore(ABC):
     @abstractmethod
     def list_runs(self, *, pipeline: str | None = None, limit: int = 50) -> list[RunRecord]:
         """Newest first, statuses as :meth:`get_run` reports them."""
+
+    def page_runs(
+        self,
+        *,
+        pipeline: str | None = None,
+        status: RunStatus | None = None,
+        before: str | None = None,
+        limit: int = 50,
+    ) -> RunPage:
+        """A page of runs, newest first, with step counts (keyset pagination).
+
+        Args:
+            before: the ``next_cursor`` of the previous page (None: the newest runs).
+            limit: at most this many runs (1 to 500).
+
+        Raises:
+            MetadataError: a cursor this store did not hand out, or a store that cannot page.
+        """
+        raise MetadataError(
+            f"The {type(self).__name__} metadata store cannot page through runs; implement "
+            "MetadataStore.page_runs to list runs in the dashboard."
+        )
+
+    def list_pipelines(self, *, limit: int = 200) -> list[str]:
+        """Names of the pipelines that have runs, sorted (at most ``limit``)."""
+        return sorted({r.pipeline for r in self.list_runs(limit=limit)})
 
     # step runs ----------------------------------------------------------------------
     @abstractmethod

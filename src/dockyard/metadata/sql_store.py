@@ -40,8 +40,10 @@ from dockyard.metadata.base import (
     DatasetUse,
     Lineage,
     MetadataStore,
+    RunPage,
     RunRecord,
     RunStatus,
+    RunSummary,
     StepRunRecord,
     StepStatus,
 )
@@ -245,6 +247,54 @@ class SqlMetadataStore(SqlStore, MetadataStore):
             rows = conn.execute(stmt).all()
         now = datetime.now(UTC)
         return [self._run_record(row, now) for row in rows]
+
+    def page_runs(
+        self,
+        *,
+        pipeline: str | None = None,
+        status: RunStatus | None = None,
+        before: str | None = None,
+        limit: int = 50,
+    ) -> RunPage:
+        if not 1 <= limit <= 500:
+            raise MetadataError(f"A page holds 1 to 500 runs, not {limit}.")
+        if status is not None and status not in _RUN_STATUSES:
+            raise MetadataError(
+                f"Unknown run status {status!r}; choose one of {', '.join(sorted(_RUN_STATUSES))}."
+            )
+        order = (_runs.c.created_at.desc(), _runs.c.id.desc())
+        stmt = sa.select(_runs).order_by(*order).limit(limit + 1)
+        if pipeline is not None:
+            stmt = stmt.where(_runs.c.pipeline == pipeline)
+        if status is not None:
+            # crashed is derived from a stored running: filter those after reading
+            stored = "running" if status == "crashed" else status
+            stmt = stmt.where(_runs.c.status == stored)
+        if before is not None:
+            at, run_id = _parse_cursor(before)
+            stmt = stmt.where(
+                sa.or_(
+                    _runs.c.created_at < at,
+                    sa.and_(_runs.c.created_at == at, _runs.c.id < run_id),
+                )
+            )
+        with self.database.transaction() as conn:
+            rows = conn.execute(stmt).all()
+            more = len(rows) > limit
+            rows = rows[:limit]
+            counts = _step_counts(conn, [row.id for row in rows])
+        now = datetime.now(UTC)
+        records = [self._run_record(row, now) for row in rows]
+        if status is not None:
+            records = [r for r in records if r.status == status]
+        summaries = [RunSummary(r, *counts.get(r.id, (0, 0, 0))) for r in records]
+        cursor = _cursor(rows[-1].created_at, rows[-1].id) if more and rows else None
+        return RunPage(summaries, cursor)
+
+    def list_pipelines(self, *, limit: int = 200) -> list[str]:
+        stmt = sa.select(_pipelines.c.name).order_by(_pipelines.c.name).limit(limit)
+        with self.database.transaction() as conn:
+            return list(conn.execute(stmt).scalars())
 
     def _run_record(self, row: sa.Row[Any], now: datetime) -> RunRecord:
         status, error = row.status, row.error
@@ -577,6 +627,47 @@ def _dataset_use(row: sa.Row[Any, Any, Any, Any, Any]) -> DatasetUse:
         run_id=row.run_id,
         step=row.name,
     )
+
+
+#: A cursor is the last run's start (UTC, microseconds) and id: URL-safe as it is.
+_CURSOR_TIME = "%Y%m%dT%H%M%S.%fZ"
+
+
+def _cursor(created_at: datetime, run_id: str) -> str:
+    return f"{created_at.astimezone(UTC).strftime(_CURSOR_TIME)}~{run_id}"
+
+
+def _parse_cursor(cursor: str) -> tuple[datetime, str]:
+    at, sep, run_id = cursor.partition("~")
+    try:
+        parsed: datetime | None = datetime.strptime(at, _CURSOR_TIME).replace(tzinfo=UTC)
+    except ValueError:
+        parsed = None
+    if not sep or parsed is None or not run_id or not _HEX.match(run_id):
+        raise MetadataError(
+            f"Not a cursor of this store: {cursor!r}. Start again from the first page."
+        )
+    return parsed, run_id
+
+
+def _step_counts(conn: sa.Connection, run_ids: Sequence[str]) -> dict[str, tuple[int, int, int]]:
+    """(steps, cache hits, failed) per run, in one grouped query over the page's runs."""
+    if not run_ids:
+        return {}
+    stmt = (
+        sa.select(
+            _steps.c.run_id,
+            sa.func.count(),
+            sa.func.sum(sa.case((_steps.c.cache_hit, 1), else_=0)),
+            sa.func.sum(sa.case((_steps.c.status == "failed", 1), else_=0)),
+        )
+        .where(_steps.c.run_id.in_(run_ids))
+        .group_by(_steps.c.run_id)
+    )
+    return {
+        row[0]: (int(row[1]), int(row[2] or 0), int(row[3] or 0))
+        for row in conn.execute(stmt).all()
+    }
 
 
 def _utc(value: datetime | None) -> datetime | None:

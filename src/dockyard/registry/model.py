@@ -41,6 +41,7 @@ __all__ = [
     "load_version",
     "register_model",
     "requirements_for",
+    "version_users",
 ]
 
 #: Libraries whose versions a loaded model commonly depends on.
@@ -373,11 +374,21 @@ def delete_model_version(ref: str | ModelRef, stack: Stack | str | None = None) 
     s = _stack(stack)
     store = s.registry_store
     store.get_model_version(parsed.name, parsed.version)  # ModelNotFoundError first
-    for users in s.components_implementing(VersionUsers):
-        who = users.versions_in_use(parsed.name).get(parsed.version)
-        if who:
-            raise RegistryError(
-                f"Model version {parsed} is in use by {', '.join(who)}; stop that first "
-                "or roll out another version."
-            )
+    who = version_users(parsed.name, s).get(parsed.version)
+    if who:
+        raise RegistryError(
+            f"Model version {parsed} is in use by {', '.join(who)}; stop that first "
+            "or roll out another version."
+        )
     store.delete_model_version(parsed.name, parsed.version)
+
+
+def version_users(name: str, stack: Stack | str | None = None) -> dict[int, list[str]]:
+    """Which versions of model ``name`` are in use, and by whom (every stack component
+    implementing :class:`~dockyard.registry.store.VersionUsers`: deployments...)."""
+    s = _stack(stack)
+    out: dict[int, list[str]] = {}
+    for users in s.components_implementing(VersionUsers):
+        for version, who in users.versions_in_use(name).items():
+            out.setdefault(version, []).extend(who)
+    return out

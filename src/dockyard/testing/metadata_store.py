@@ -33,7 +33,7 @@ from typing import ClassVar
 
 import pytest
 
-from dockyard.errors import RecordNotFoundError
+from dockyard.errors import MetadataError, RecordNotFoundError
 from dockyard.metadata.base import ArtifactDraft, ArtifactRecord, DatasetUse, MetadataStore
 
 __all__ = ["MetadataStoreContract", "draft", "new_run"]
@@ -249,6 +249,41 @@ class MetadataStoreContract:
         assert all(r.pipeline == "training" for r in training)
         assert store.list_runs(pipeline="nope") == []
         assert store.list_runs(limit=0) == []
+
+    def test_page_runs_walks_every_run_once_with_step_counts(self, store: MetadataStore) -> None:
+        """The dashboard lists runs a page at a time by a cursor (keyset pagination): every
+        run appears exactly once, newest first, however many there are, and each carries
+        its step counts (cache hits) without loading steps run by run."""
+        ids = [new_run(store, "training" if i % 3 else "scoring") for i in range(11)]
+        store.record_step_run(ids[-1], "a", status="completed")
+        store.record_step_run(ids[-1], "b", status="cached", cache_hit=True)
+        store.record_step_run(ids[-1], "c", status="failed", error="boom")
+        seen: list[str] = []
+        cursor = None
+        for _ in range(10):
+            page = store.page_runs(before=cursor, limit=4)
+            seen += [s.run.id for s in page.runs]
+            cursor = page.next_cursor
+            if cursor is None:
+                break
+        assert seen == ids[::-1]
+        first = store.page_runs(limit=1).runs[0]
+        assert (first.run.id, first.steps, first.cached, first.failed) == (ids[-1], 3, 1, 1)
+        training = store.page_runs(pipeline="training", limit=50)
+        assert [s.run.id for s in training.runs] == [i for n, i in enumerate(ids) if n % 3][::-1]
+        assert training.next_cursor is None
+        store.finish_run(ids[0], "failed", "boom")
+        assert [s.run.id for s in store.page_runs(status="failed").runs] == [ids[0]]
+        assert "training" in store.list_pipelines()
+
+    def test_page_runs_refuses_a_cursor_it_did_not_give(self, store: MetadataStore) -> None:
+        """A hand-edited or stale URL must say what is wrong, never list from a random
+        place or fail with a database error."""
+        new_run(store)
+        with pytest.raises(MetadataError, match="first page"):
+            store.page_runs(before="not-a-cursor")
+        with pytest.raises(MetadataError, match="1 to 500"):
+            store.page_runs(limit=0)
 
     # step runs, artifacts, lineage -------------------------------------------------------
     def test_record_step_run_with_artifacts_and_lineage(self, store: MetadataStore) -> None:
