@@ -37,6 +37,7 @@ from dockyard.events.base import EventBus, Message
 from dockyard.events.decisions import (
     ConsumerConfig,
     Input,
+    iso_time,
     parse,
     prediction_message,
     split_valid,
@@ -85,6 +86,11 @@ class StreamConsumer:
         runtime: the model version (from :func:`dockyard.runtime.load_runtime`).
         bus: a connected event bus.
         on_batch: called with the stats after each batch (progress, tests).
+        inline_below_ms: a model whose call on ``max_batch`` rows is measured (at start)
+            under this runs on the event loop instead of a thread, as in serving
+            (:mod:`dockyard.runtime.batching`): a scikit-learn ``predict`` on a few dozen
+            rows is a fraction of a millisecond of Python under the GIL, and the thread
+            hop costs more than that; 0 always uses a thread.
     """
 
     def __init__(
@@ -94,12 +100,15 @@ class StreamConsumer:
         bus: EventBus,
         *,
         on_batch: Callable[[ConsumerStats], None] | None = None,
+        inline_below_ms: float = 1.0,
     ) -> None:
         self.config = config
         self.runtime = runtime
         self.bus = bus
         self.on_batch = on_batch
         self.stats = ConsumerStats()
+        self.inline_below_ms = inline_below_ms
+        self.inline = False
 
     async def run(
         self,
@@ -112,6 +121,9 @@ class StreamConsumer:
         came for ``idle_exit_s`` seconds); the batch in flight is always finished."""
         c = self.config
         await self.bus.create_group(c.input, c.group)
+        if self.inline_below_ms > 0:
+            took = self.runtime.time_call(c.max_batch)
+            self.inline = took is not None and took * 1000 < self.inline_below_ms
         last_seen = time.monotonic()
         while not stop.is_set():
             if max_messages is not None and self.stats.handled >= max_messages:
@@ -181,10 +193,12 @@ class StreamConsumer:
         dead += [(i.message, reason) for i, reason in refused]
         outgoing = []
         scored: list[Message] = []
+        received_at = iso_time(received)
+        who = f"{c.group}/{c.name}"
         for items, batch in batches:
             predictions, failed = await self._predict(items, batch)
             dead += [(i.message, reason) for i, reason in failed]
-            now = time.time()
+            scored_at = iso_time(time.time())
             for item, prediction in predictions:
                 outgoing.append(
                     prediction_message(
@@ -192,8 +206,9 @@ class StreamConsumer:
                         prediction,
                         model=self.runtime.name,
                         version=self.runtime.version,
-                        scored_at=now,
-                        consumer=f"{c.group}/{c.name}",
+                        scored_at=scored_at,
+                        received_at=received_at,
+                        consumer=who,
                     )
                 )
                 scored.append(item.message)
@@ -210,6 +225,11 @@ class StreamConsumer:
         self.stats.batches += 1
         self.stats.latencies.extend([elapsed] * len(messages))
 
+    async def _call(self, batch: Any) -> Any:
+        if self.inline:
+            return self.runtime.predict_batch(batch)
+        return await asyncio.to_thread(self.runtime.predict_batch, batch)
+
     def _to_batch(self, features: list[Any]) -> Any:
         if features and isinstance(features[0], dict):
             return self.runtime.records_to_batch(features)
@@ -222,7 +242,7 @@ class StreamConsumer:
         scored alone and only those that fail alone are returned as failed."""
         self.stats.model_calls += 1
         try:
-            result = await asyncio.to_thread(self.runtime.predict_batch, batch)
+            result = await self._call(batch)
             return list(zip(items, result, strict=True)), []
         except ServingError as exc:
             if len(items) == 1:
@@ -233,7 +253,7 @@ class StreamConsumer:
             self.stats.model_calls += 1
             try:
                 one = self._to_batch([item.features])
-                (prediction,) = await asyncio.to_thread(self.runtime.predict_batch, one)
+                (prediction,) = await self._call(one)
                 ok.append((item, prediction))
             except ServingError as exc:
                 failed.append((item, f"model error: {exc}"))
