@@ -35,6 +35,9 @@ app.add_typer(models_cmd.app, name="models")
 app.add_typer(lake_cmd.app, name="lake")
 app.add_typer(batch_cmd.app, name="batch")
 app.command("consume", help=consume_cmd.HELP)(consume_cmd.consume)
+# `dockyard consume status`: `consume` takes a MODEL argument, so its status is a hidden
+# command of its own that main() routes to (a Typer group would read "status" as MODEL).
+app.command("consume-status", hidden=True)(consume_cmd.status)
 app.command("serve")(serve_cmd.serve)
 app.command("deploy")(deploy_cmd.deploy)
 app.add_typer(deploy_cmd.rollout_app, name="rollout")
@@ -152,6 +155,8 @@ def main() -> None:
     argv = sys.argv[1:]
     debug = "--debug" in argv or Settings.from_env().debug
     argv = [a for a in argv if a != "--debug"]  # accepted anywhere on the line
+    if argv[:2] == ["consume", "status"]:
+        argv = ["consume-status", *argv[2:]]
     try:
         code = app(args=argv, prog_name="dockyard", standalone_mode=False)
     except SystemExit:

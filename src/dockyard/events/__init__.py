@@ -24,10 +24,13 @@ if TYPE_CHECKING:
     from dockyard.events.bus import open_bus
     from dockyard.events.consumer import ConsumerStats, StreamConsumer, consume
     from dockyard.events.decisions import ConsumerConfig
+    from dockyard.events.status import ConsumerStatus, status
 
 _EXPORTS = {
     "ConsumerConfig": "decisions",
     "ConsumerStats": "consumer",
+    "ConsumerStatus": "status",
+    "status": "status",
     "StreamConsumer": "consumer",
     "consume": "consumer",
     "EventBus": "base",
@@ -39,12 +42,14 @@ _EXPORTS = {
 __all__ = [
     "ConsumerConfig",
     "ConsumerStats",
+    "ConsumerStatus",
     "EventBus",
     "Message",
     "Outgoing",
     "StreamConsumer",
     "consume",
     "open_bus",
+    "status",
 ]
 
 

@@ -30,6 +30,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dockyard.errors import ServingError
@@ -334,17 +335,76 @@ def consume(
 
 def _load(
     model: str, stack: Stack | str | None, trust_pickle: bool, predict_proba: bool
-) -> ModelRuntime:
+) -> tuple[ModelRuntime, Path]:
+    """The model's runtime, and the project's ``.dockyard`` folder (for the status file)."""
     from dockyard.runtime.spec import load_runtime
+    from dockyard.stacks.stack import Stack, load_stack
 
-    return load_runtime(model, stack, trust_pickle=trust_pickle, predict_proba=predict_proba)
+    s = stack if isinstance(stack, Stack) else load_stack(stack)
+    runtime = load_runtime(model, s, trust_pickle=trust_pickle, predict_proba=predict_proba)
+    return runtime, s.config_dir
+
+
+async def _report(
+    folder: Path,
+    config: ConsumerConfig,
+    consumer: StreamConsumer,
+    url: str,
+    done: asyncio.Event,
+) -> None:
+    """Write this consumer's status file every ``EVERY_S`` until ``done``, then once more
+    as stopped. Failures to write or to ask the broker never stop the consumer."""
+    import os
+    import socket
+
+    from dockyard._urls import mask_password
+    from dockyard.events.status import EVERY_S, ConsumerStatus, write_status
+
+    started = time.time()
+    last_handled, last_t = 0, time.monotonic()
+    for _ in range(10_000_000):  # bounded by ``done``
+        finished = done.is_set()
+        pending = -1
+        with contextlib.suppress(Exception):
+            pending = await asyncio.wait_for(
+                consumer.bus.pending(config.input, config.group), timeout=EVERY_S
+            )
+        stats = consumer.stats
+        now = time.monotonic()
+        rate = (stats.handled - last_handled) / max(now - last_t, 1e-9)
+        last_handled, last_t = stats.handled, now
+        record = ConsumerStatus(
+            group=config.group,
+            name=config.name,
+            model=consumer.runtime.label,
+            bus=mask_password(url),
+            input=config.input,
+            output=config.output,
+            dead_letter=config.dead_letter,
+            pid=os.getpid(),
+            host=socket.gethostname(),
+            started_at=started,
+            updated_at=time.time(),
+            running=not finished,
+            scored=stats.scored,
+            dead_lettered=stats.dead_lettered,
+            events_per_s=round(rate, 1),
+            p99_ms=stats.p99_ms(),
+            pending=pending,
+        )
+        with contextlib.suppress(OSError):
+            write_status(folder, record)
+        if finished:
+            return
+        with contextlib.suppress(TimeoutError, asyncio.TimeoutError):
+            await asyncio.wait_for(done.wait(), timeout=EVERY_S)
 
 
 async def _main(
     config: ConsumerConfig,
     url: str,
     bus_options: dict[str, Any],
-    load: Callable[[], ModelRuntime],
+    load: Callable[[], tuple[ModelRuntime, Path]],
     max_messages: int | None,
     idle_exit_s: float | None,
     on_start: Callable[[ConsumerConfig, ModelRuntime], None] | None,
@@ -363,11 +423,22 @@ async def _main(
         # The broker first: an unreachable one is said before a model is loaded. Loading
         # blocks the loop, which has nothing else to do yet.
         async with await open_bus(url, **bus_options) as bus:
-            runtime = load()
+            runtime, config_dir = load()
             if on_start is not None:
                 on_start(config, runtime)
             consumer = StreamConsumer(config, runtime, bus, on_batch=on_batch)
-            return await consumer.run(stop, max_messages=max_messages, idle_exit_s=idle_exit_s)
+            from dockyard.events.status import status_dir
+
+            done = asyncio.Event()
+            reporter = asyncio.ensure_future(
+                _report(status_dir(config_dir), config, consumer, url, done)
+            )
+            try:
+                return await consumer.run(stop, max_messages=max_messages, idle_exit_s=idle_exit_s)
+            finally:
+                done.set()
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(reporter, timeout=10)
     finally:
         for sig in handled:
             loop.remove_signal_handler(sig)

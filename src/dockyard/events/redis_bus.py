@@ -144,9 +144,23 @@ class RedisBus(EventBus):
         max_messages: int = 64,
         timeout: float = 1.0,
     ) -> list[Message]:
+        from redis.exceptions import ResponseError
+
+        try:
+            return await self._consume(topic, group, consumer, max(1, max_messages), timeout)
+        except ResponseError as exc:
+            if "NOGROUP" not in str(exc):
+                raise
+        # The stream or its group was deleted under us (an operator, a trim to nothing):
+        # the group is made again, from the stream's start, and the read tried once more.
+        self._groups.discard((topic, group))
+        return await self._consume(topic, group, consumer, max(1, max_messages), timeout)
+
+    async def _consume(
+        self, topic: str, group: str, consumer: str, count: int, timeout: float
+    ) -> list[Message]:
         await self.create_group(topic, group)
         check_name(consumer, "consumer")
-        count = max(1, max_messages)
         async with self._faults(topic):
             me = (topic, group, consumer)
             cursor = self._own_cursor.get(me, "0")
