@@ -22,11 +22,11 @@ HELP = (
 
 def consume(
     model: str = typer.Argument(..., help="churn, churn:3 or churn@production."),
-    bus: str = typer.Option(
-        ...,
+    bus: str | None = typer.Option(
+        None,
         "--bus",
         help="redis://HOST:PORT/DB, nats://HOST:PORT, amqp://USER:PASS@HOST:PORT/, "
-        "kafka://HOST:PORT or memory://.",
+        "kafka://HOST:PORT or memory:// (default: the stack's event_bus).",
     ),
     input_topic: str = typer.Option(..., "--in", help="Topic of the input events."),
     output: str = typer.Option(..., "--out", help="Topic the predictions are published to."),

@@ -49,7 +49,7 @@ if TYPE_CHECKING:
     from dockyard.runtime.model import ModelRuntime
     from dockyard.stacks.stack import Stack
 
-__all__ = ["ConsumerStats", "StreamConsumer", "consume"]
+__all__ = ["ConsumerStats", "StreamConsumer", "consume", "stack_bus_url"]
 
 
 @dataclass
@@ -264,7 +264,7 @@ class StreamConsumer:
 def consume(
     model: str,
     *,
-    bus: str,
+    bus: str | None = None,
     input: str,
     output: str,
     group: str = "scorers",
@@ -290,7 +290,7 @@ def consume(
         model: ``churn``, ``churn:3`` or ``churn@production`` (loaded through the
             shared runtime).
         bus: the bus URL (``redis://...``, ``nats://...``, ``amqp://...``, ``kafka://...``,
-            ``memory://``).
+            ``memory://``); default: the stack's ``event_bus`` (its ``url``).
         input, output, group, name, max_batch, max_latency_ms, dead_letter, id_field,
             max_deliveries: see :class:`~dockyard.events.decisions.ConsumerConfig`.
         stack: the stack holding the registry and artifacts (default: the active one).
@@ -318,6 +318,8 @@ def consume(
         id_field=id_field,
         max_deliveries=max_deliveries,
     )
+    if bus is None:
+        bus = stack_bus_url(stack)
     bus_class(bus)  # an unknown scheme is said before anything is loaded
     return asyncio.run(
         _main(
@@ -331,6 +333,15 @@ def consume(
             on_batch,
         )
     )
+
+
+def stack_bus_url(stack: Stack | str | None = None) -> str:
+    """The URL of the stack's ``event_bus`` (``memory://`` by default)."""
+    from dockyard.stacks.stack import Stack, load_stack
+
+    s = stack if isinstance(stack, Stack) else load_stack(stack)
+    config = s.component_config("event_bus")
+    return str(config.get("url") or f"{config.get('flavor', 'memory')}://")
 
 
 def _load(
