@@ -116,9 +116,9 @@ def status(
 
     from rich.table import Table
 
-    from dockyard.events.status import status as read_status
+    from dockyard.events.status import consumer_status
 
-    consumers = read_status()
+    consumers = consumer_status()
     if as_json:
         import json
 

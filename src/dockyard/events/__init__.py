@@ -24,13 +24,13 @@ if TYPE_CHECKING:
     from dockyard.events.bus import open_bus
     from dockyard.events.consumer import ConsumerStats, StreamConsumer, consume
     from dockyard.events.decisions import ConsumerConfig
-    from dockyard.events.status import ConsumerStatus, status
+    from dockyard.events.status import ConsumerStatus, consumer_status
 
 _EXPORTS = {
     "ConsumerConfig": "decisions",
     "ConsumerStats": "consumer",
     "ConsumerStatus": "status",
-    "status": "status",
+    "consumer_status": "status",
     "StreamConsumer": "consumer",
     "consume": "consumer",
     "EventBus": "base",
@@ -48,8 +48,8 @@ __all__ = [
     "Outgoing",
     "StreamConsumer",
     "consume",
+    "consumer_status",
     "open_bus",
-    "status",
 ]
 
 

@@ -3,7 +3,8 @@
 Each running consumer writes a small JSON file, ``.dockyard/consumers/GROUP.NAME.json``,
 every two seconds and when it stops (written under a temporary name and renamed, so a
 reader never sees half a file): its model, topics, counts, recent events/s, p99 latency and
-the group's pending messages as its broker last said. ``status()`` reads them back. Files
+the group's pending messages as its broker last said. ``consumer_status()`` reads them
+back. Files
 are per project folder: consumers started from other machines are not seen (ask the
 broker, ``EventBus.pending``).
 """
@@ -18,7 +19,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ConsumerStatus", "status", "status_dir", "write_status"]
+__all__ = ["ConsumerStatus", "consumer_status", "status_dir", "write_status"]
 
 #: A running consumer rewrites its file this often; silent for 5 of these reads as gone.
 EVERY_S = 2.0
@@ -82,7 +83,7 @@ def write_status(folder: Path, record: ConsumerStatus) -> None:
     os.replace(tmp, path)
 
 
-def status(config_dir: Path | None = None) -> list[ConsumerStatus]:
+def consumer_status(config_dir: Path | None = None) -> list[ConsumerStatus]:
     """Every consumer of the project (default: the active stack's), newest first.
 
     Files that cannot be read (being replaced, from another dockyard) are skipped.

@@ -8,7 +8,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from dockyard.events.status import ConsumerStatus, status, status_dir, write_status
+from dockyard.events.status import ConsumerStatus, consumer_status, status_dir, write_status
 
 
 def _record(**changes: object) -> ConsumerStatus:
@@ -39,9 +39,9 @@ def test_written_status_reads_back_newest_first(tmp_path: Path) -> None:
     write_status(folder, _record(name="old", updated_at=time.time() - 1))
     write_status(folder, _record(name="new"))
     (folder / "garbage.json").write_text("{not json")
-    assert [s.name for s in status(tmp_path)] == ["new", "old"]
+    assert [s.name for s in consumer_status(tmp_path)] == ["new", "old"]
     assert not list(folder.glob("*.tmp"))
-    assert status(tmp_path / "nowhere") == []
+    assert consumer_status(tmp_path / "nowhere") == []
 
 
 def test_state_running_stopped_or_gone() -> None:
