@@ -61,3 +61,9 @@ def test_a_topic_name_brokers_refuse_is_named(cli: Cli, topic: str) -> None:
 def test_max_batch_zero_is_refused(cli: Cli) -> None:
     line = _consume(cli, "--max-batch", "0")
     assert "--max-batch must be a whole number of at least 1" in line and "got 0" in line
+
+
+def test_status_without_consumers_says_how_to_start_one(cli: Cli) -> None:
+    out = cli("consume", "status").stdout
+    assert "No stream consumers in this project yet" in out
+    assert cli("consume", "status", "--json").stdout.strip() == "[]"

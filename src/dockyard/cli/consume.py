@@ -14,16 +14,19 @@ if TYPE_CHECKING:
     from dockyard.events.decisions import ConsumerConfig
     from dockyard.runtime.model import ModelRuntime
 
-HELP = "Score events from a topic with a model and publish predictions (at least once)."
+HELP = (
+    "Score events from a topic with a model and publish predictions (at least once). "
+    "'dockyard consume status' shows the consumers of this project."
+)
 
 
 def consume(
     model: str = typer.Argument(..., help="churn, churn:3 or churn@production."),
-    bus: str = typer.Option(
-        ...,
+    bus: str | None = typer.Option(
+        None,
         "--bus",
         help="redis://HOST:PORT/DB, nats://HOST:PORT, amqp://USER:PASS@HOST:PORT/, "
-        "kafka://HOST:PORT or memory://.",
+        "kafka://HOST:PORT or memory:// (default: the stack's event_bus).",
     ),
     input_topic: str = typer.Option(..., "--in", help="Topic of the input events."),
     output: str = typer.Option(..., "--out", help="Topic the predictions are published to."),
@@ -103,3 +106,54 @@ def _describe(stats: ConsumerStats) -> str:
         + (f", p99 {p99:.1f} ms" if p99 is not None else "")
         + ")"
     )
+
+
+def status(
+    as_json: bool = typer.Option(False, "--json", help="Print the consumers as JSON."),
+) -> None:
+    """Consumers of this project: state, events/s, pending, dead letters, p99 latency."""
+    from dataclasses import asdict
+
+    from rich.table import Table
+
+    from dockyard.events.status import consumer_status
+
+    consumers = consumer_status()
+    if as_json:
+        import json
+
+        console.print_json(json.dumps([{**asdict(c), "state": c.state} for c in consumers]))
+        return
+    if not consumers:
+        console.print(
+            "No stream consumers in this project yet. Start one with: "
+            "dockyard consume MODEL --bus URL --in TOPIC --out TOPIC"
+        )
+        return
+    table = Table(
+        "consumer", "model", "topics", "state", "events/s", "pending", "scored",
+        "dead letters", "p99", "updated",
+    )  # fmt: skip
+    for c in consumers:
+        state = {"running": "green", "stopped": "dim", "gone": "red"}[c.state]
+        table.add_row(
+            esc(f"{c.group}/{c.name}"),
+            esc(c.model),
+            esc(f"{c.input} -> {c.output}"),
+            f"[{state}]{c.state}[/]",
+            f"{c.events_per_s:,.0f}" if c.state == "running" else "-",
+            "-" if c.pending < 0 else f"{c.pending:,}",
+            f"{c.scored:,}",
+            f"{c.dead_lettered:,}",
+            "-" if c.p99_ms is None else f"{c.p99_ms:.1f} ms",
+            _ago(c.updated_at),
+        )
+    console.print(table)
+
+
+def _ago(epoch: float) -> str:
+    from datetime import UTC, datetime
+
+    from dockyard.cli._common import ago
+
+    return ago(datetime.fromtimestamp(epoch, UTC))

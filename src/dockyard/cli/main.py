@@ -44,6 +44,9 @@ app.command("consume", help=consume_cmd.HELP)(consume_cmd.consume)
 app.add_typer(events_cmd.app, name="events")
 app.add_typer(trigger_cmd.app, name="trigger")
 app.command("triggers", help=trigger_cmd.TRIGGERS_HELP)(trigger_cmd.triggers)
+# `dockyard consume status`: `consume` takes a MODEL argument, so its status is a hidden
+# command of its own that main() routes to (a Typer group would read "status" as MODEL).
+app.command("consume-status", hidden=True)(consume_cmd.status)
 app.command("serve")(serve_cmd.serve)
 app.command("deploy")(deploy_cmd.deploy)
 app.add_typer(deploy_cmd.rollout_app, name="rollout")
@@ -168,6 +171,8 @@ def main() -> None:
     argv = sys.argv[1:]
     debug = "--debug" in argv or Settings.from_env().debug
     argv = [a for a in argv if a != "--debug"]  # accepted anywhere on the line
+    if argv[:2] == ["consume", "status"]:
+        argv = ["consume-status", *argv[2:]]
     try:
         code = app(args=argv, prog_name="dockyard", standalone_mode=False)
     except SystemExit:

@@ -25,10 +25,13 @@ if TYPE_CHECKING:
     from dockyard.events.consumer import ConsumerStats, StreamConsumer, consume
     from dockyard.events.decisions import ConsumerConfig
     from dockyard.events.publishing import OutboxRelay, flush_outbox
+    from dockyard.events.status import ConsumerStatus, consumer_status
 
 _EXPORTS = {
     "ConsumerConfig": "decisions",
     "ConsumerStats": "consumer",
+    "ConsumerStatus": "status",
+    "consumer_status": "status",
     "StreamConsumer": "consumer",
     "consume": "consumer",
     "EventBus": "base",
@@ -42,12 +45,14 @@ _EXPORTS = {
 __all__ = [
     "ConsumerConfig",
     "ConsumerStats",
+    "ConsumerStatus",
     "EventBus",
     "Message",
     "OutboxRelay",
     "Outgoing",
     "StreamConsumer",
     "consume",
+    "consumer_status",
     "flush_outbox",
     "open_bus",
 ]

@@ -247,8 +247,8 @@ class AmqpBus(EventBus):
         if not messages:
             return
         async with self._faults():
-            for m in messages:
-                await m.handle.ack()
+            # basic.ack has no reply: the frames go out together, not one await each.
+            await asyncio.gather(*(m.handle.ack() for m in messages))
 
     async def pending(self, topic: str, group: str) -> int:
         import aiormq.exceptions

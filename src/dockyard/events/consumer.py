@@ -30,6 +30,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dockyard.errors import ServingError
@@ -37,6 +38,7 @@ from dockyard.events.base import EventBus, Message
 from dockyard.events.decisions import (
     ConsumerConfig,
     Input,
+    iso_time,
     parse,
     prediction_message,
     split_valid,
@@ -47,7 +49,7 @@ if TYPE_CHECKING:
     from dockyard.runtime.model import ModelRuntime
     from dockyard.stacks.stack import Stack
 
-__all__ = ["ConsumerStats", "StreamConsumer", "consume"]
+__all__ = ["ConsumerStats", "StreamConsumer", "consume", "stack_bus_url"]
 
 
 @dataclass
@@ -85,6 +87,11 @@ class StreamConsumer:
         runtime: the model version (from :func:`dockyard.runtime.load_runtime`).
         bus: a connected event bus.
         on_batch: called with the stats after each batch (progress, tests).
+        inline_below_ms: a model whose call on ``max_batch`` rows is measured (at start)
+            under this runs on the event loop instead of a thread, as in serving
+            (:mod:`dockyard.runtime.batching`): a scikit-learn ``predict`` on a few dozen
+            rows is a fraction of a millisecond of Python under the GIL, and the thread
+            hop costs more than that; 0 always uses a thread.
     """
 
     def __init__(
@@ -94,12 +101,15 @@ class StreamConsumer:
         bus: EventBus,
         *,
         on_batch: Callable[[ConsumerStats], None] | None = None,
+        inline_below_ms: float = 1.0,
     ) -> None:
         self.config = config
         self.runtime = runtime
         self.bus = bus
         self.on_batch = on_batch
         self.stats = ConsumerStats()
+        self.inline_below_ms = inline_below_ms
+        self.inline = False
 
     async def run(
         self,
@@ -112,6 +122,9 @@ class StreamConsumer:
         came for ``idle_exit_s`` seconds); the batch in flight is always finished."""
         c = self.config
         await self.bus.create_group(c.input, c.group)
+        if self.inline_below_ms > 0:
+            took = self.runtime.time_call(c.max_batch)
+            self.inline = took is not None and took * 1000 < self.inline_below_ms
         last_seen = time.monotonic()
         while not stop.is_set():
             if max_messages is not None and self.stats.handled >= max_messages:
@@ -181,10 +194,12 @@ class StreamConsumer:
         dead += [(i.message, reason) for i, reason in refused]
         outgoing = []
         scored: list[Message] = []
+        received_at = iso_time(received)
+        who = f"{c.group}/{c.name}"
         for items, batch in batches:
             predictions, failed = await self._predict(items, batch)
             dead += [(i.message, reason) for i, reason in failed]
-            now = time.time()
+            scored_at = iso_time(time.time())
             for item, prediction in predictions:
                 outgoing.append(
                     prediction_message(
@@ -192,8 +207,9 @@ class StreamConsumer:
                         prediction,
                         model=self.runtime.name,
                         version=self.runtime.version,
-                        scored_at=now,
-                        consumer=f"{c.group}/{c.name}",
+                        scored_at=scored_at,
+                        received_at=received_at,
+                        consumer=who,
                     )
                 )
                 scored.append(item.message)
@@ -210,6 +226,11 @@ class StreamConsumer:
         self.stats.batches += 1
         self.stats.latencies.extend([elapsed] * len(messages))
 
+    async def _call(self, batch: Any) -> Any:
+        if self.inline:
+            return self.runtime.predict_batch(batch)
+        return await asyncio.to_thread(self.runtime.predict_batch, batch)
+
     def _to_batch(self, features: list[Any]) -> Any:
         if features and isinstance(features[0], dict):
             return self.runtime.records_to_batch(features)
@@ -222,7 +243,7 @@ class StreamConsumer:
         scored alone and only those that fail alone are returned as failed."""
         self.stats.model_calls += 1
         try:
-            result = await asyncio.to_thread(self.runtime.predict_batch, batch)
+            result = await self._call(batch)
             return list(zip(items, result, strict=True)), []
         except ServingError as exc:
             if len(items) == 1:
@@ -233,7 +254,7 @@ class StreamConsumer:
             self.stats.model_calls += 1
             try:
                 one = self._to_batch([item.features])
-                (prediction,) = await asyncio.to_thread(self.runtime.predict_batch, one)
+                (prediction,) = await self._call(one)
                 ok.append((item, prediction))
             except ServingError as exc:
                 failed.append((item, f"model error: {exc}"))
@@ -243,7 +264,7 @@ class StreamConsumer:
 def consume(
     model: str,
     *,
-    bus: str,
+    bus: str | None = None,
     input: str,
     output: str,
     group: str = "scorers",
@@ -269,7 +290,7 @@ def consume(
         model: ``churn``, ``churn:3`` or ``churn@production`` (loaded through the
             shared runtime).
         bus: the bus URL (``redis://...``, ``nats://...``, ``amqp://...``, ``kafka://...``,
-            ``memory://``).
+            ``memory://``); default: the stack's ``event_bus`` (its ``url``).
         input, output, group, name, max_batch, max_latency_ms, dead_letter, id_field,
             max_deliveries: see :class:`~dockyard.events.decisions.ConsumerConfig`.
         stack: the stack holding the registry and artifacts (default: the active one).
@@ -297,6 +318,8 @@ def consume(
         id_field=id_field,
         max_deliveries=max_deliveries,
     )
+    if bus is None:
+        bus = stack_bus_url(stack)
     bus_class(bus)  # an unknown scheme is said before anything is loaded
     return asyncio.run(
         _main(
@@ -312,19 +335,87 @@ def consume(
     )
 
 
+def stack_bus_url(stack: Stack | str | None = None) -> str:
+    """The URL of the stack's ``event_bus`` (``memory://`` by default)."""
+    from dockyard.stacks.stack import Stack, load_stack
+
+    s = stack if isinstance(stack, Stack) else load_stack(stack)
+    config = s.component_config("event_bus")
+    return str(config.get("url") or f"{config.get('flavor', 'memory')}://")
+
+
 def _load(
     model: str, stack: Stack | str | None, trust_pickle: bool, predict_proba: bool
-) -> ModelRuntime:
+) -> tuple[ModelRuntime, Path]:
+    """The model's runtime, and the project's ``.dockyard`` folder (for the status file)."""
     from dockyard.runtime.spec import load_runtime
+    from dockyard.stacks.stack import Stack, load_stack
 
-    return load_runtime(model, stack, trust_pickle=trust_pickle, predict_proba=predict_proba)
+    s = stack if isinstance(stack, Stack) else load_stack(stack)
+    runtime = load_runtime(model, s, trust_pickle=trust_pickle, predict_proba=predict_proba)
+    return runtime, s.config_dir
+
+
+async def _report(
+    folder: Path,
+    config: ConsumerConfig,
+    consumer: StreamConsumer,
+    url: str,
+    done: asyncio.Event,
+) -> None:
+    """Write this consumer's status file every ``EVERY_S`` until ``done``, then once more
+    as stopped. Failures to write or to ask the broker never stop the consumer."""
+    import os
+    import socket
+
+    from dockyard._urls import mask_password
+    from dockyard.events.status import EVERY_S, ConsumerStatus, write_status
+
+    started = time.time()
+    last_handled, last_t = 0, time.monotonic()
+    for _ in range(10_000_000):  # bounded by ``done``
+        finished = done.is_set()
+        pending = -1
+        with contextlib.suppress(Exception):
+            pending = await asyncio.wait_for(
+                consumer.bus.pending(config.input, config.group), timeout=EVERY_S
+            )
+        stats = consumer.stats
+        now = time.monotonic()
+        rate = (stats.handled - last_handled) / max(now - last_t, 1e-9)
+        last_handled, last_t = stats.handled, now
+        record = ConsumerStatus(
+            group=config.group,
+            name=config.name,
+            model=consumer.runtime.label,
+            bus=mask_password(url),
+            input=config.input,
+            output=config.output,
+            dead_letter=config.dead_letter,
+            pid=os.getpid(),
+            host=socket.gethostname(),
+            started_at=started,
+            updated_at=time.time(),
+            running=not finished,
+            scored=stats.scored,
+            dead_lettered=stats.dead_lettered,
+            events_per_s=round(rate, 1),
+            p99_ms=stats.p99_ms(),
+            pending=pending,
+        )
+        with contextlib.suppress(OSError):
+            write_status(folder, record)
+        if finished:
+            return
+        with contextlib.suppress(TimeoutError, asyncio.TimeoutError):
+            await asyncio.wait_for(done.wait(), timeout=EVERY_S)
 
 
 async def _main(
     config: ConsumerConfig,
     url: str,
     bus_options: dict[str, Any],
-    load: Callable[[], ModelRuntime],
+    load: Callable[[], tuple[ModelRuntime, Path]],
     max_messages: int | None,
     idle_exit_s: float | None,
     on_start: Callable[[ConsumerConfig, ModelRuntime], None] | None,
@@ -343,11 +434,22 @@ async def _main(
         # The broker first: an unreachable one is said before a model is loaded. Loading
         # blocks the loop, which has nothing else to do yet.
         async with await open_bus(url, **bus_options) as bus:
-            runtime = load()
+            runtime, config_dir = load()
             if on_start is not None:
                 on_start(config, runtime)
             consumer = StreamConsumer(config, runtime, bus, on_batch=on_batch)
-            return await consumer.run(stop, max_messages=max_messages, idle_exit_s=idle_exit_s)
+            from dockyard.events.status import status_dir
+
+            done = asyncio.Event()
+            reporter = asyncio.ensure_future(
+                _report(status_dir(config_dir), config, consumer, url, done)
+            )
+            try:
+                return await consumer.run(stop, max_messages=max_messages, idle_exit_s=idle_exit_s)
+            finally:
+                done.set()
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(reporter, timeout=10)
     finally:
         for sig in handled:
             loop.remove_signal_handler(sig)

@@ -29,6 +29,7 @@ from dockyard.events.base import Message, Outgoing, check_name
 __all__ = [
     "ConsumerConfig",
     "Input",
+    "iso_time",
     "parse",
     "prediction_message",
     "split_valid",
@@ -233,7 +234,8 @@ def to_json_value(value: Any) -> Any:
     return value
 
 
-def _iso(epoch: float) -> str:
+def iso_time(epoch: float) -> str:
+    """``epoch`` as ISO 8601 in UTC, to the millisecond."""
     return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds")
 
 
@@ -243,23 +245,24 @@ def prediction_message(
     *,
     model: str,
     version: int,
-    scored_at: float,
+    scored_at: str,
+    received_at: str | None = None,
     consumer: str = "",
 ) -> Outgoing:
     """The output message of one scored input; its key ``{input_id}:{version}`` lets a
-    reader drop the repeats at-least-once delivery can cause."""
+    reader drop the repeats at-least-once delivery can cause.
+
+    ``scored_at`` and ``received_at`` are ISO 8601 strings (:func:`iso_time`), made once
+    per batch by the caller (``received_at`` defaults to the input's own time).
+    """
     body = {
         "id": item.input_id,
         "prediction": to_json_value(prediction),
         "model": model,
         "version": version,
-        "received_at": _iso(item.received_at),
-        "scored_at": _iso(scored_at),
+        "received_at": received_at or iso_time(item.received_at),
+        "scored_at": scored_at,
         "input": {"topic": item.message.topic, "message_id": item.message.id},
         "consumer": consumer,
     }
-    return Outgoing(
-        json.dumps(body, separators=(",", ":")).encode(),
-        f"{item.input_id}:{version}",
-        {"model": model, "model-version": str(version)},
-    )
+    return Outgoing(json.dumps(body, separators=(",", ":")).encode(), f"{item.input_id}:{version}")

@@ -2,7 +2,8 @@
 
 A topic is a stream; a group is a stream consumer group created at ``0`` (it sees the
 stream from its start); a message is an entry whose ``data`` field holds the payload (the
-``field`` option names another) and whose ``headers`` field holds the headers as JSON.
+``field`` option names another), whose ``dedup-key`` field holds its deduplication key,
+and whose ``headers`` field, when there are other headers, holds them as JSON.
 
 Delivery, as :class:`~dockyard.events.base.EventBus` promises it:
 
@@ -30,6 +31,9 @@ from dockyard.events.base import DEDUP_HEADER, EventBus, Message, Outgoing, chec
 from dockyard.events.bus import seconds_option, url_options, without_query
 
 __all__ = ["RedisBus"]
+
+_KEY = DEDUP_HEADER.encode()
+_HEADERS = b"headers"
 
 
 class RedisBus(EventBus):
@@ -107,10 +111,11 @@ class RedisBus(EventBus):
         async with self._faults(topic):
             pipe = self._client.pipeline(transaction=False)
             for m in messages:
-                fields = {
-                    self.field: m.payload,
-                    b"headers": json.dumps({**m.headers, DEDUP_HEADER: m.key}),
-                }
+                # The key in a field of its own; other headers as JSON only when there are
+                # any (most messages have none: one JSON encode and decode less each).
+                fields = {self.field: m.payload, _KEY: m.key}
+                if m.headers:
+                    fields[_HEADERS] = json.dumps(dict(m.headers))
                 pipe.xadd(topic, fields, maxlen=self.maxlen, approximate=True)
             ids = await pipe.execute()
         return [i.decode() if isinstance(i, bytes) else str(i) for i in ids]
@@ -139,9 +144,23 @@ class RedisBus(EventBus):
         max_messages: int = 64,
         timeout: float = 1.0,
     ) -> list[Message]:
+        from redis.exceptions import ResponseError
+
+        try:
+            return await self._consume(topic, group, consumer, max(1, max_messages), timeout)
+        except ResponseError as exc:
+            if "NOGROUP" not in str(exc):
+                raise
+        # The stream or its group was deleted under us (an operator, a trim to nothing):
+        # the group is made again, from the stream's start, and the read tried once more.
+        self._groups.discard((topic, group))
+        return await self._consume(topic, group, consumer, max(1, max_messages), timeout)
+
+    async def _consume(
+        self, topic: str, group: str, consumer: str, count: int, timeout: float
+    ) -> list[Message]:
         await self.create_group(topic, group)
         check_name(consumer, "consumer")
-        count = max(1, max_messages)
         async with self._faults(topic):
             me = (topic, group, consumer)
             cursor = self._own_cursor.get(me, "0")
@@ -203,11 +222,16 @@ class RedisBus(EventBus):
             counts = {r["message_id"]: int(r["times_delivered"]) for r in rows}
         out = []
         for eid, fields in entries:
-            raw_headers = fields.get(b"headers")
-            try:
-                headers = {str(k): str(v) for k, v in json.loads(raw_headers or b"{}").items()}
-            except (ValueError, AttributeError):
-                headers = {}
+            headers: dict[str, str] = {}
+            raw_headers = fields.get(_HEADERS)
+            if raw_headers:
+                try:
+                    headers = {str(k): str(v) for k, v in json.loads(raw_headers).items()}
+                except (ValueError, AttributeError):  # another producer's field: not ours
+                    headers = {}
+            key = fields.get(_KEY)
+            if key is not None:
+                headers[DEDUP_HEADER] = key.decode(errors="replace")
             out.append(
                 Message(
                     id=eid.decode(),

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from events_support import Stream, event, kill, start_consumer, wait_ready
 
-from dockyard.events import consume
+from dockyard.events import consume, consumer_status
 
 pytestmark = pytest.mark.slow
 
@@ -76,11 +76,15 @@ def test_a_consumer_killed_mid_stream_and_restarted_loses_nothing(
         published += 400
         kill(proc, signal.SIGKILL)
         assert proc.returncode == -signal.SIGKILL
+    (killed,) = consumer_status(churn / ".dockyard")
+    assert (killed.name, killed.state) == ("scorer-1", "gone")  # it could not say it stopped
     final = start_consumer(churn, s, "--name", "scorer-1", "--exit-when-idle", "3")
     out = _finish(final)
     assert "Stopped:" in out
     predictions = s.predictions(published)
-    assert sorted(predictions) == list(range(published))
+    missing = sorted(set(range(published)) - set(predictions))
+    letters = s.read(s.dead, published, idle_s=0.5)
+    assert not missing, (missing[:20], s.pending(), [m.headers for m in letters[:3]], out)
     assert s.pending() == 0
 
 
@@ -117,6 +121,10 @@ def test_sigterm_finishes_the_batch_acknowledges_and_exits(churn: Path, stream: 
     assert "Stopped:" in out
     assert stream.pending() in (0, *range(1, 300))  # nothing in flight: only unread ones
     done = stream.predictions(300, idle_s=1)
+    (record,) = consumer_status(churn / ".dockyard")
+    assert (record.group, record.name, record.state) == ("scorers", "scorer-1", "stopped")
+    assert (record.model, record.input) == ("churn:1", stream.input)
+    assert record.scored == len(done) and record.dead_lettered == 0
     rest = consume(
         "churn@production",
         bus=stream.url,

@@ -11,6 +11,7 @@ from dockyard.errors import ConsumerConfigError, InvalidInputError, TopicNameErr
 from dockyard.events.base import Message, check_name
 from dockyard.events.decisions import (
     ConsumerConfig,
+    iso_time,
     parse,
     prediction_message,
     split_valid,
@@ -131,7 +132,9 @@ def test_split_valid_keeps_records_and_rows_apart() -> None:
 def test_prediction_message_carries_id_model_version_times_and_dedup_key() -> None:
     item = parse(_msg({"id": "c1", "f0": 1.0}), "id", 1_700_000_000.0)
     assert not isinstance(item, str)
-    out = prediction_message(item, 1, model="churn", version=3, scored_at=1_700_000_000.5)
+    out = prediction_message(
+        item, 1, model="churn", version=3, scored_at=iso_time(1_700_000_000.5), consumer="g/c1"
+    )
     body = json.loads(out.payload)
     assert out.key == "c1:3"
     assert body["id"] == "c1" and body["prediction"] == 1
@@ -139,6 +142,7 @@ def test_prediction_message_carries_id_model_version_times_and_dedup_key() -> No
     assert body["received_at"] == "2023-11-14T22:13:20.000+00:00"
     assert body["scored_at"] == "2023-11-14T22:13:20.500+00:00"
     assert body["input"] == {"topic": "customers.events", "message_id": "7-0"}
+    assert body["consumer"] == "g/c1"
 
 
 def test_predictions_become_plain_json() -> None:

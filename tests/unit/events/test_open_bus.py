@@ -59,3 +59,24 @@ def test_the_stack_builds_the_memory_bus_by_default(project: object) -> None:
         assert isinstance(load_stack().component("event_bus"), EventBus)
     finally:
         clear_cache()
+
+
+def test_consume_defaults_to_the_stack_event_bus(project: object) -> None:
+    from pathlib import Path
+
+    from dockyard.events.consumer import stack_bus_url
+    from dockyard.stacks.config import ProjectConfig
+    from dockyard.stacks.stack import clear_cache
+
+    clear_cache()
+    try:
+        assert stack_bus_url() == "memory://"
+        config = ProjectConfig.load(Path(str(project)))
+        components = {**config.stack(config.active_stack)}
+        components["event_bus"] = {"flavor": "redis", "url": "redis://cache:6379/2"}
+        config.register("team", components)
+        config.save()
+        clear_cache()
+        assert stack_bus_url("team") == "redis://cache:6379/2"
+    finally:
+        clear_cache()
