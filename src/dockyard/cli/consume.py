@@ -50,6 +50,18 @@ def consume(
         False, "--trust-pickle", help="Allow a pickled model (it can run code when loaded)."
     ),
     stack_name: str | None = typer.Option(None, "--stack", "-s", help="Stack of the model."),
+    drift_window: int | None = typer.Option(
+        None,
+        "--drift-window",
+        help="Compare every N scored events with the model's training profile; drift "
+        "records the event dockyard.model.drift_detected.",
+    ),
+    max_drift_js: float = typer.Option(
+        0.2, "--max-drift-js", help="Drift when the predictions' JS distance is above this."
+    ),
+    max_drift_psi: float = typer.Option(
+        0.25, "--max-drift-psi", help="Drift when an input's PSI is above this."
+    ),
     exit_when_idle: float | None = typer.Option(
         None, "--exit-when-idle", help="Stop after this many seconds without events."
     ),
@@ -94,6 +106,9 @@ def consume(
         idle_exit_s=exit_when_idle,
         on_start=started,
         on_batch=progress,
+        drift_window=drift_window,
+        max_drift_js=max_drift_js,
+        max_drift_psi=max_drift_psi,
     )
     console.print(f"Stopped: {_describe(stats)}", soft_wrap=True)
 

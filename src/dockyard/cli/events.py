@@ -102,10 +102,10 @@ def relay(
 
     from dockyard.errors import EventError
     from dockyard.events.bus import open_bus
-    from dockyard.events.publishing import OutboxRelay, stack_bus_url
+    from dockyard.events.publishing import OutboxRelay, shared_bus_url
 
     s = stack(stack_name)
-    url = stack_bus_url(s)
+    url = shared_bus_url(s)
     if url is None:
         raise EventError(
             f"Stack {s.name!r} names no event bus to send events to. Add one: dockyard stack "

@@ -6,7 +6,7 @@ Adapters are found through the ``dockyard.event_buses`` entry-point group by sch
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
 from dockyard import _plugins
@@ -14,11 +14,15 @@ from dockyard._urls import mask_password
 from dockyard.errors import ConsumerConfigError, UnknownBusError
 from dockyard.events.base import EventBus
 
+if TYPE_CHECKING:
+    from dockyard.stacks.stack import Stack
+
 __all__ = [
     "BUSES_GROUP",
     "bus_class",
     "open_bus",
     "seconds_option",
+    "stack_bus_url",
     "url_options",
     "without_query",
 ]
@@ -91,3 +95,12 @@ async def open_bus(url: str, **options: Any) -> EventBus:
     bus: EventBus = cls(url, **options)
     await bus.connect()
     return bus
+
+
+def stack_bus_url(stack: Stack | str | None = None) -> str:
+    """The URL of the stack's ``event_bus`` (``memory://`` by default)."""
+    from dockyard.stacks.stack import Stack, load_stack
+
+    s = stack if isinstance(stack, Stack) else load_stack(stack)
+    config = s.component_config("event_bus")
+    return str(config.get("url") or f"{config.get('flavor', 'memory')}://")

@@ -28,12 +28,12 @@ import contextlib
 import signal
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dockyard.errors import ServingError
+from dockyard.errors import ConsumerConfigError, ServingError
 from dockyard.events.base import EventBus, Message
 from dockyard.events.decisions import (
     ConsumerConfig,
@@ -46,10 +46,11 @@ from dockyard.events.decisions import (
 )
 
 if TYPE_CHECKING:
+    from dockyard.runtime.drift import DriftMonitor, DriftReport
     from dockyard.runtime.model import ModelRuntime
     from dockyard.stacks.stack import Stack
 
-__all__ = ["ConsumerStats", "StreamConsumer", "consume", "stack_bus_url"]
+__all__ = ["ConsumerStats", "StreamConsumer", "consume"]
 
 
 @dataclass
@@ -102,11 +103,17 @@ class StreamConsumer:
         *,
         on_batch: Callable[[ConsumerStats], None] | None = None,
         inline_below_ms: float = 1.0,
+        drift: DriftMonitor | None = None,
+        on_drift: Callable[[DriftReport], Awaitable[None]] | None = None,
     ) -> None:
         self.config = config
         self.runtime = runtime
         self.bus = bus
         self.on_batch = on_batch
+        self.drift = drift
+        self.on_drift = on_drift
+        #: Every drift window's report, the newest last (at most 100 kept).
+        self.drift_reports: deque[DriftReport] = deque(maxlen=100)
         self.stats = ConsumerStats()
         self.inline_below_ms = inline_below_ms
         self.inline = False
@@ -199,6 +206,8 @@ class StreamConsumer:
         for items, batch in batches:
             predictions, failed = await self._predict(items, batch)
             dead += [(i.message, reason) for i, reason in failed]
+            if self.drift is not None and predictions and not failed:
+                await self._watch_drift(batch, [p for _, p in predictions])
             scored_at = iso_time(time.time())
             for item, prediction in predictions:
                 outgoing.append(
@@ -225,6 +234,22 @@ class StreamConsumer:
         self.stats.dead_lettered += len(dead)
         self.stats.batches += 1
         self.stats.latencies.extend([elapsed] * len(messages))
+
+    async def _watch_drift(self, batch: Any, predictions: list[Any]) -> None:
+        """Count a scored batch into the drift window; report a window that drifted."""
+        assert self.drift is not None
+        if isinstance(batch, dict):
+            columns = batch
+        else:
+            names = self.runtime.signature.column_names if self.runtime.signature else ()
+            width = batch.shape[1] if getattr(batch, "ndim", 0) == 2 else 0
+            columns = {(names[i] if i < len(names) else str(i)): batch[:, i] for i in range(width)}
+        report = self.drift.add(columns, predictions)
+        if report is None:
+            return
+        self.drift_reports.append(report)
+        if report.drifted and self.on_drift is not None:
+            await self.on_drift(report)
 
     async def _call(self, batch: Any) -> Any:
         if self.inline:
@@ -282,6 +307,9 @@ def consume(
     on_start: Callable[[ConsumerConfig, ModelRuntime], None] | None = None,
     on_batch: Callable[[ConsumerStats], None] | None = None,
     bus_options: dict[str, Any] | None = None,
+    drift_window: int | None = None,
+    max_drift_js: float = 0.2,
+    max_drift_psi: float = 0.25,
 ) -> ConsumerStats:
     """Score the events of topic ``input`` with ``model`` and publish the predictions to
     ``output`` until SIGTERM or SIGINT (blocking; the batch in flight is finished).
@@ -299,13 +327,17 @@ def consume(
             without any (tests, draining a backlog).
         on_start, on_batch: progress callbacks.
         bus_options: keyword options for the bus adapter (``ack_wait``, ...).
+        drift_window: compare every this many scored inputs with the version's training
+            profile (:class:`~dockyard.runtime.drift.DriftMonitor`); a window over
+            ``max_drift_js`` (predictions) or ``max_drift_psi`` (an input) records the
+            event ``dockyard.model.drift_detected`` (a trigger can start retraining).
 
     Raises:
         ConsumerConfigError, TopicNameError: bad options (before anything is loaded).
         UnknownBusError, BusUnavailableError: the bus URL.
         ModelNotFoundError: no such model version.
     """
-    from dockyard.events.bus import bus_class
+    from dockyard.events.bus import bus_class, stack_bus_url
 
     config = ConsumerConfig(
         input=input,
@@ -318,6 +350,10 @@ def consume(
         id_field=id_field,
         max_deliveries=max_deliveries,
     )
+    if drift_window is not None and drift_window < 1:
+        raise ConsumerConfigError(
+            f"--drift-window must be at least 1 scored input, got {drift_window}."
+        )
     if bus is None:
         bus = stack_bus_url(stack)
     bus_class(bus)  # an unknown scheme is said before anything is loaded
@@ -331,29 +367,22 @@ def consume(
             idle_exit_s,
             on_start,
             on_batch,
+            (drift_window, max_drift_js, max_drift_psi),
         )
     )
 
 
-def stack_bus_url(stack: Stack | str | None = None) -> str:
-    """The URL of the stack's ``event_bus`` (``memory://`` by default)."""
-    from dockyard.stacks.stack import Stack, load_stack
-
-    s = stack if isinstance(stack, Stack) else load_stack(stack)
-    config = s.component_config("event_bus")
-    return str(config.get("url") or f"{config.get('flavor', 'memory')}://")
-
-
 def _load(
     model: str, stack: Stack | str | None, trust_pickle: bool, predict_proba: bool
-) -> tuple[ModelRuntime, Path]:
-    """The model's runtime, and the project's ``.dockyard`` folder (for the status file)."""
+) -> tuple[ModelRuntime, Stack]:
+    """The model's runtime, and its stack (its ``.dockyard`` folder holds the status file,
+    its database the outbox)."""
     from dockyard.runtime.spec import load_runtime
     from dockyard.stacks.stack import Stack, load_stack
 
     s = stack if isinstance(stack, Stack) else load_stack(stack)
     runtime = load_runtime(model, s, trust_pickle=trust_pickle, predict_proba=predict_proba)
-    return runtime, s.config_dir
+    return runtime, s
 
 
 async def _report(
@@ -411,15 +440,69 @@ async def _report(
             await asyncio.wait_for(done.wait(), timeout=EVERY_S)
 
 
+def _drift_monitor(
+    runtime: ModelRuntime, window: int | None, max_js: float, max_psi: float
+) -> DriftMonitor | None:
+    """A drift monitor over the version's training profile, when a window is asked for."""
+    if window is None:
+        return None
+    from dockyard.runtime.drift import DriftMonitor
+
+    profile = runtime.signature.profile if runtime.signature is not None else None
+    if not profile:
+        raise ConsumerConfigError(
+            f"{runtime.label} has no training profile to measure drift against: register "
+            "it with a sample (register_model(..., sample=train_df)) to use --drift-window."
+        )
+    return DriftMonitor(profile, window=window, max_js=max_js, max_psi=max_psi)
+
+
+def _drift_recorder(
+    stack: Stack, runtime: ModelRuntime, config: ConsumerConfig, bus: EventBus
+) -> Callable[[DriftReport], Awaitable[None]]:
+    """Record ``dockyard.model.drift_detected`` in the stack's outbox (a trigger reads it
+    there) and, when this bus is the stack's, send it at once."""
+    from dockyard.db.outbox import record_event
+    from dockyard.events.publishing import OutboxRelay, shared_bus_url
+
+    windows = [0]
+
+    async def recorded(report: DriftReport) -> None:
+        windows[0] += 1
+        database = stack.database
+        with database.transaction() as conn:
+            record_event(
+                database,
+                conn,
+                "dockyard.model.drift_detected",
+                source=f"/models/{runtime.name}",
+                subject=str(runtime.version),
+                data={
+                    "name": runtime.name,
+                    "version": runtime.version,
+                    "consumer": f"{config.group}/{config.name}",
+                    "input": config.input,
+                    **report.to_dict(),
+                },
+                key=(runtime.version, config.group, config.name, time.time(), windows[0]),
+            )
+        if shared_bus_url(stack) == bus.url:
+            with contextlib.suppress(Exception):  # the relay or the next command sends it
+                await OutboxRelay(database, bus).flush()
+
+    return recorded
+
+
 async def _main(
     config: ConsumerConfig,
     url: str,
     bus_options: dict[str, Any],
-    load: Callable[[], tuple[ModelRuntime, Path]],
+    load: Callable[[], tuple[ModelRuntime, Stack]],
     max_messages: int | None,
     idle_exit_s: float | None,
     on_start: Callable[[ConsumerConfig, ModelRuntime], None] | None,
     on_batch: Callable[[ConsumerStats], None] | None,
+    drift: tuple[int | None, float, float] = (None, 0.2, 0.25),
 ) -> ConsumerStats:
     from dockyard.events.bus import open_bus
 
@@ -434,15 +517,23 @@ async def _main(
         # The broker first: an unreachable one is said before a model is loaded. Loading
         # blocks the loop, which has nothing else to do yet.
         async with await open_bus(url, **bus_options) as bus:
-            runtime, config_dir = load()
+            runtime, stack = load()
+            monitor = _drift_monitor(runtime, *drift)
             if on_start is not None:
                 on_start(config, runtime)
-            consumer = StreamConsumer(config, runtime, bus, on_batch=on_batch)
+            consumer = StreamConsumer(
+                config,
+                runtime,
+                bus,
+                on_batch=on_batch,
+                drift=monitor,
+                on_drift=None if monitor is None else _drift_recorder(stack, runtime, config, bus),
+            )
             from dockyard.events.status import status_dir
 
             done = asyncio.Event()
             reporter = asyncio.ensure_future(
-                _report(status_dir(config_dir), config, consumer, url, done)
+                _report(status_dir(stack.config_dir), config, consumer, url, done)
             )
             try:
                 return await consumer.run(stop, max_messages=max_messages, idle_exit_s=idle_exit_s)

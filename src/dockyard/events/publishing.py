@@ -43,7 +43,7 @@ __all__ = [
     "flush_outbox",
     "matches",
     "read_cloudevent",
-    "stack_bus_url",
+    "shared_bus_url",
     "to_cloudevent",
 ]
 
@@ -143,13 +143,12 @@ class OutboxRelay:
                 await asyncio.wait_for(stop.wait(), timeout=interval)
 
 
-def stack_bus_url(stack: Stack) -> str | None:
-    """The URL of the bus ``stack`` names, or None when it names none (or the in-memory
-    bus, which no other process could read)."""
-    config = stack.components.get("event_bus")
-    if not config:
-        return None
-    url = str(config.get("url") or f"{config.get('flavor', 'memory')}://")
+def shared_bus_url(stack: Stack) -> str | None:
+    """The URL of the bus ``stack`` names, or None when it names none (the in-memory
+    default, which no other process could read)."""
+    from dockyard.events.bus import stack_bus_url
+
+    url = stack_bus_url(stack)
     return None if url.startswith("memory:") else url
 
 
@@ -159,7 +158,7 @@ def flush_outbox(stack: Stack | str | None = None, *, timeout: float = 5.0) -> i
     from dockyard.stacks.stack import Stack, load_stack
 
     s = stack if isinstance(stack, Stack) else load_stack(stack)
-    url = stack_bus_url(s)
+    url = shared_bus_url(s)
     if url is None:
         return 0
 

@@ -95,10 +95,10 @@ def add_trigger(
         mark = newest[0].seq if newest else 0
     else:
         from dockyard.events.base import check_name
-        from dockyard.events.publishing import stack_bus_url
+        from dockyard.events.publishing import shared_bus_url
 
         check_name(source)
-        if stack_bus_url(s) is None:
+        if shared_bus_url(s) is None:
             raise TriggerError(
                 f"Trigger {name!r} on topic {source!r} needs a bus: stack {s.name!r} names "
                 "none. Register one with: dockyard stack register NAME --event-bus URL --use"

@@ -203,9 +203,9 @@ class TriggerLoop:
         if self._bus is None:
             from dockyard.errors import TriggerError
             from dockyard.events.bus import open_bus
-            from dockyard.events.publishing import stack_bus_url
+            from dockyard.events.publishing import shared_bus_url
 
-            url = stack_bus_url(self.stack)
+            url = shared_bus_url(self.stack)
             if url is None:
                 raise TriggerError(
                     f"Topic triggers need the stack's bus; stack {self.stack.name!r} names "

@@ -64,7 +64,7 @@ def test_the_stack_builds_the_memory_bus_by_default(project: object) -> None:
 def test_consume_defaults_to_the_stack_event_bus(project: object) -> None:
     from pathlib import Path
 
-    from dockyard.events.consumer import stack_bus_url
+    from dockyard.events.bus import stack_bus_url
     from dockyard.stacks.config import ProjectConfig
     from dockyard.stacks.stack import clear_cache
 
