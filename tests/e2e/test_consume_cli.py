@@ -67,3 +67,26 @@ def test_status_without_consumers_says_how_to_start_one(cli: Cli) -> None:
     out = cli("consume", "status").stdout
     assert "No stream consumers in this project yet" in out
     assert cli("consume", "status", "--json").stdout.strip() == "[]"
+
+
+def test_a_group_that_scores_another_model_is_refused(cli: Cli, project) -> None:
+    """A consumer group's place in the stream belongs to the model it scores: another
+    model in the same group would take over its pending events."""
+    import json
+    import time
+
+    from dockyard.events.status import ConsumerStatus, status_dir, write_status
+
+    write_status(
+        status_dir(project / ".dockyard"),
+        ConsumerStatus(
+            group="scorers", name="scorer-1", model="iris:2", bus="memory://", input="customers.events",
+            output="x", dead_letter="x.dead", pid=1, host="elsewhere", started_at=time.time(),
+            updated_at=time.time(), running=False, scored=10, dead_lettered=0, events_per_s=0.0,
+            p99_ms=None, pending=0,
+        ),
+    )  # fmt: skip
+    line = _consume(cli, bus="memory://")
+    assert "Consumer group 'scorers' on 'customers.events' (memory://) scores model iris:2" in line
+    assert "Use another --group for churn@production" in line
+    assert json.loads(next((project / ".dockyard" / "consumers").glob("*.json")).read_text())

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from dockyard.cli._common import console, esc
+from dockyard.cli._common import check_port, console, esc
 
 if TYPE_CHECKING:
     from dockyard.events.consumer import ConsumerStats
@@ -62,6 +62,12 @@ def consume(
     max_drift_psi: float = typer.Option(
         0.25, "--max-drift-psi", help="Drift when an input's PSI is above this."
     ),
+    metrics_port: int | None = typer.Option(
+        None,
+        "--metrics-port",
+        callback=check_port,
+        help="Serve Prometheus /metrics on 127.0.0.1:PORT while consuming.",
+    ),
     exit_when_idle: float | None = typer.Option(
         None, "--exit-when-idle", help="Stop after this many seconds without events."
     ),
@@ -109,6 +115,7 @@ def consume(
         drift_window=drift_window,
         max_drift_js=max_drift_js,
         max_drift_psi=max_drift_psi,
+        metrics_port=metrics_port,
     )
     console.print(f"Stopped: {_describe(stats)}", soft_wrap=True)
 

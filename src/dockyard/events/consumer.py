@@ -310,6 +310,7 @@ def consume(
     drift_window: int | None = None,
     max_drift_js: float = 0.2,
     max_drift_psi: float = 0.25,
+    metrics_port: int | None = None,
 ) -> ConsumerStats:
     """Score the events of topic ``input`` with ``model`` and publish the predictions to
     ``output`` until SIGTERM or SIGINT (blocking; the batch in flight is finished).
@@ -331,6 +332,8 @@ def consume(
             profile (:class:`~dockyard.runtime.drift.DriftMonitor`); a window over
             ``max_drift_js`` (predictions) or ``max_drift_psi`` (an input) records the
             event ``dockyard.model.drift_detected`` (a trigger can start retraining).
+        metrics_port: serve Prometheus ``/metrics`` (counts, p99, drift) on
+            127.0.0.1:PORT while consuming.
 
     Raises:
         ConsumerConfigError, TopicNameError: bad options (before anything is loaded).
@@ -357,6 +360,7 @@ def consume(
     if bus is None:
         bus = stack_bus_url(stack)
     bus_class(bus)  # an unknown scheme is said before anything is loaded
+    _check_group_model(stack, bus, config, model)
     return asyncio.run(
         _main(
             config,
@@ -368,6 +372,7 @@ def consume(
             on_start,
             on_batch,
             (drift_window, max_drift_js, max_drift_psi),
+            metrics_port,
         )
     )
 
@@ -440,6 +445,33 @@ async def _report(
             await asyncio.wait_for(done.wait(), timeout=EVERY_S)
 
 
+def _check_group_model(
+    stack: Stack | str | None, bus: str, config: ConsumerConfig, model: str
+) -> None:
+    """Refuse a group that already scores another model on this topic: its position in
+    the stream and its pending messages belong to that model's consumers (a new version of
+    the same model may take over; that is a rollout)."""
+    from dockyard._urls import mask_password
+    from dockyard.events.status import consumer_status, status_dir
+    from dockyard.registry.refs import ModelRef
+    from dockyard.stacks.stack import Stack, load_stack
+
+    s = stack if isinstance(stack, Stack) else load_stack(stack)
+    wanted = ModelRef.parse(model).name
+    where = mask_password(bus)
+    for other in consumer_status(s.config_dir):
+        if (other.bus, other.input, other.group) != (where, config.input, config.group):
+            continue
+        if ModelRef.parse(other.model).name != wanted:
+            path = status_dir(s.config_dir) / f"{other.group}.{other.name}.json"
+            raise ConsumerConfigError(
+                f"Consumer group {config.group!r} on {config.input!r} ({where}) scores model "
+                f"{other.model} (consumer {other.name}, {other.state}); a group scores one "
+                f"model. Use another --group for {model}, or delete {path} if that group is "
+                "retired."
+            )
+
+
 def _drift_monitor(
     runtime: ModelRuntime, window: int | None, max_js: float, max_psi: float
 ) -> DriftMonitor | None:
@@ -503,6 +535,7 @@ async def _main(
     on_start: Callable[[ConsumerConfig, ModelRuntime], None] | None,
     on_batch: Callable[[ConsumerStats], None] | None,
     drift: tuple[int | None, float, float] = (None, 0.2, 0.25),
+    metrics_port: int | None = None,
 ) -> ConsumerStats:
     from dockyard.events.bus import open_bus
 
@@ -531,6 +564,11 @@ async def _main(
             )
             from dockyard.events.status import status_dir
 
+            metrics = None
+            if metrics_port is not None:
+                from dockyard.events.metrics import serve_metrics
+
+                metrics = serve_metrics(consumer, metrics_port)
             done = asyncio.Event()
             reporter = asyncio.ensure_future(
                 _report(status_dir(stack.config_dir), config, consumer, url, done)
@@ -539,6 +577,9 @@ async def _main(
                 return await consumer.run(stop, max_messages=max_messages, idle_exit_s=idle_exit_s)
             finally:
                 done.set()
+                if metrics is not None:
+                    metrics.shutdown()
+                    metrics.server_close()
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(reporter, timeout=10)
     finally:

@@ -199,3 +199,38 @@ def test_a_slow_batch_is_touched_so_the_broker_keeps_it(churn: Path) -> None:
         assert touched and touched[0] == 1
 
     asyncio.run(scenario())
+
+
+def test_metrics_port_serves_the_consumers_counters(churn: Path) -> None:
+    """``--metrics-port``: Prometheus reads the consumer's counts and latency."""
+    import urllib.request
+
+    from dockyard.errors import ConsumerConfigError
+    from dockyard.events.metrics import serve_metrics
+    from support import free_port
+
+    runtime = load_runtime("churn@production")
+    port = free_port()
+
+    async def scenario() -> str:
+        bus = MemoryBus()
+        await _publish(bus, [event(i) for i in range(50)] + [b"{bad"])
+        consumer = StreamConsumer(_config(max_batch=64), runtime, bus)
+        server = serve_metrics(consumer, port)
+        try:
+            with pytest.raises(ConsumerConfigError, match=f"cannot listen on 127.0.0.1:{port}"):
+                serve_metrics(consumer, port)
+            await consumer.run(asyncio.Event(), max_messages=51)
+            url = f"http://127.0.0.1:{port}/metrics"
+            return await asyncio.to_thread(
+                lambda: urllib.request.urlopen(url, timeout=5).read().decode()
+            )
+        finally:
+            server.shutdown()
+            server.server_close()
+
+    text = asyncio.run(scenario())
+    labels = 'consumer="c1",group="scorers",model="churn:1"'
+    assert f"dockyard_consumer_events_scored_total{{{labels}}} 50.0" in text
+    assert f"dockyard_consumer_events_dead_lettered_total{{{labels}}} 1.0" in text
+    assert "dockyard_consumer_latency_p99_seconds" in text
