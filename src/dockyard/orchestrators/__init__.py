@@ -1,5 +1,5 @@
 """Orchestrators: when and where each step of a run executes."""
 
-from dockyard.orchestrators.base import Orchestrator, StepRunner
+from dockyard.orchestrators.base import Orchestrator, RemoteStep, StepRunner
 
-__all__ = ["Orchestrator", "StepRunner"]
+__all__ = ["Orchestrator", "RemoteStep", "StepRunner"]

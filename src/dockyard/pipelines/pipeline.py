@@ -30,6 +30,8 @@ if TYPE_CHECKING:
     from types import TracebackType
 
     from dockyard.metadata.base import MetadataStore, RunRecord, RunStatus, StepRunRecord
+    from dockyard.orchestrators.base import RemoteStep
+    from dockyard.pipelines.remote import StackSpec
     from dockyard.stacks.stack import Stack
 
 _log = logging.getLogger(__name__)
@@ -185,6 +187,7 @@ class _Driver:
         self.stack = stack
         self.progress = progress
         self.failures: list[tuple[str, BaseException]] = []
+        self._spec: StackSpec | None = None
 
     def execute(self, name: str) -> bool:
         if self.progress:
@@ -210,6 +213,15 @@ class _Driver:
             sys.executable, "-m", "dockyard", "step", "run",
             "--run", self.ctx.run_id, "--step", name, "--stack", self.stack.name,
         ]  # fmt: skip
+
+    def remote(self, name: str) -> RemoteStep:
+        from dockyard.orchestrators.base import RemoteStep
+        from dockyard.pipelines.remote import StackSpec, run_remote
+
+        if self._spec is None:
+            self._spec = StackSpec.of(self.stack)
+        call = functools.partial(run_remote, self._spec, self.ctx.run_id, name)
+        return RemoteStep(key=f"dockyard-{self.ctx.run_id}-{name}", call=call)
 
 
 class _Heartbeat:
@@ -273,6 +285,9 @@ def execute_plan(
     This process owns the run: it heartbeats while the run runs, and records its end.
     Dataset parameters are pinned to their latest versions on ``stack``'s lake first.
     """
+    from dockyard.pipelines.remote import local_stores
+
+    stack.orchestrator.check(local_stores=local_stores(stack))
     pin_datasets(plan, stack)
     metadata = stack.metadata_store
     record = metadata.create_run(
