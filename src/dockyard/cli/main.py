@@ -11,6 +11,7 @@ import typer
 from dockyard.cli import artifacts as artifacts_cmd
 from dockyard.cli import batch as batch_cmd
 from dockyard.cli import deploy as deploy_cmd
+from dockyard.cli import export as export_cmd
 from dockyard.cli import lake as lake_cmd
 from dockyard.cli import models as models_cmd
 from dockyard.cli import runs as runs_cmd
@@ -43,6 +44,7 @@ step_app = typer.Typer(
     help="Run single steps (what external orchestrators call).", no_args_is_help=True
 )
 app.add_typer(step_app, name="step")
+app.add_typer(export_cmd.app, name="export")
 
 
 @app.callback()
@@ -131,12 +133,56 @@ def step_run(
     run_id: str = typer.Option(..., "--run", help="Run id (or unique prefix)."),
     step: str = typer.Option(..., "--step", help="Step invocation name."),
     stack_name: str | None = typer.Option(None, "--stack", "-s"),
+    retries: int | None = typer.Option(
+        None,
+        "--retries",
+        min=0,
+        help="Tries after a failure, in place of the step's own "
+        "(0 where the orchestrator retries the task).",
+    ),
 ) -> None:
     """Execute exactly one step of a planned run in this process."""
     from dockyard.pipelines import run_step
 
-    result = run_step(run_id, step, stack_name)
+    result = run_step(run_id, step, stack_name, retries=retries)
     console.print(f"Step {step} of run {result.run_id[:8]}: {result.status}", markup=False)
+
+
+@step_app.command("plan")
+def step_plan(
+    target: str = typer.Argument(..., help="FILE_OR_MODULE:PIPELINE, e.g. train.py:training"),
+    param: list[str] = typer.Option(
+        [], "--param", "-p", help="Pipeline parameter KEY=VALUE (repeatable; VALUE read as YAML)."
+    ),
+    stack_name: str | None = typer.Option(None, "--stack", "-s"),
+) -> None:
+    """Record a run of a pipeline without executing it; print its id (the last line).
+
+    External orchestrators then run each step with dockyard step run and end the run with
+    dockyard step finish.
+    """
+    from dockyard.cli.export import load_pipeline
+    from dockyard.pipelines.external import start_run
+    from dockyard.pipelines.params import parse_cli_params
+
+    record = start_run(load_pipeline(target), parse_cli_params(param), stack=stack_name)
+    print(record.id, flush=True)
+
+
+@step_app.command("finish")
+def step_finish(
+    run_id: str = typer.Option(..., "--run", help="Run id (or unique prefix)."),
+    stack_name: str | None = typer.Option(None, "--stack", "-s"),
+) -> None:
+    """Record the end of a run whose steps an external orchestrator ran; exit 1 when a
+    step failed (steps never run are recorded as skipped)."""
+    from dockyard.errors import RunFailed
+    from dockyard.pipelines.external import end_run
+
+    record = end_run(run_id, stack_name)
+    if record.status != "completed":
+        raise RunFailed(record.error or f"Run {record.id[:8]} failed.", run_id=record.id)
+    console.print(f"Run {record.id[:8]} of {record.pipeline}: completed", markup=False)
 
 
 def main() -> None:

@@ -395,7 +395,9 @@ def _error_text(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def run_step(run_id: str, step: str, stack: Stack | str | None = None) -> StepRunRecord:
+def run_step(
+    run_id: str, step: str, stack: Stack | str | None = None, *, retries: int | None = None
+) -> StepRunRecord:
     """Execute exactly one step of a planned run in this process, and record it.
 
     What ``dockyard step run --run RUN --step STEP`` does, and what external
@@ -408,6 +410,8 @@ def run_step(run_id: str, step: str, stack: Stack | str | None = None) -> StepRu
         run_id: the run (or a unique prefix of its id), created by planning the pipeline.
         step: the step invocation's name in the plan (``train``, ``train_2``...).
         stack: the stack whose stores hold the run (default: the active one).
+        retries: tries after a failure in this process, in place of the step's own
+            (0 where the orchestrator retries the task itself, as Airflow does).
 
     Raises:
         RecordNotFoundError: no such run, or the run has no such step.
@@ -422,4 +426,6 @@ def run_step(run_id: str, step: str, stack: Stack | str | None = None) -> StepRu
         raise RecordNotFoundError(
             f"Run {record.id[:8]} has no step {step!r}. Its steps: {', '.join(plan.invocations)}."
         )
+    if retries is not None:
+        plan.invocations[step].retries = max(0, retries)
     return execute_step(RunContext(run_id=record.id, plan=plan, stack=s), step)
