@@ -73,6 +73,9 @@ def open_client(
             processes=True,
             host="127.0.0.1",
             dashboard_address=None,
+            # The scheduler's HTTP routes (health, metrics) on a free port: its default,
+            # 8787, warns when taken (by another cluster of this machine).
+            scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
         )
         try:
             with dist.Client(cluster) as client:

@@ -420,12 +420,27 @@ def run_step(
     from dockyard.stacks.stack import Stack, load_stack
 
     s = stack if isinstance(stack, Stack) else load_stack(stack)
-    record = s.metadata_store.get_run(run_id)
-    plan = RunPlan.from_dict(record.spec)
-    if step not in plan.invocations:
-        raise RecordNotFoundError(
-            f"Run {record.id[:8]} has no step {step!r}. Its steps: {', '.join(plan.invocations)}."
-        )
+    ctx = load_run(run_id, s)
+    check_step(ctx, step)
     if retries is not None:
-        plan.invocations[step].retries = max(0, retries)
-    return execute_step(RunContext(run_id=record.id, plan=plan, stack=s), step)
+        ctx.plan.invocations[step].retries = max(0, retries)
+    return execute_step(ctx, step)
+
+
+def load_run(run_id: str, stack: Stack) -> RunContext:
+    """The context to execute steps of a recorded run: its plan read from the metadata
+    store (a process executing several steps of one run may keep it and reuse it).
+
+    Raises:
+        RecordNotFoundError: no such run.
+    """
+    record = stack.metadata_store.get_run(run_id)
+    return RunContext(run_id=record.id, plan=RunPlan.from_dict(record.spec), stack=stack)
+
+
+def check_step(ctx: RunContext, step: str) -> None:
+    """RecordNotFoundError naming the run's steps when ``step`` is not one of them."""
+    if step not in ctx.plan.invocations:
+        raise RecordNotFoundError(
+            f"Run {ctx.run_id[:8]} has no step {step!r}. Its steps: {', '.join(ctx.plan.invocations)}."
+        )

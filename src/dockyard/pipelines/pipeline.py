@@ -314,10 +314,23 @@ def _drive(
     except BaseException as exc:
         _finish_quietly(metadata, record.id, "failed", f"{type(exc).__name__}: {exc}", exc)
         raise
-    failed = [r for r in metadata.list_step_runs(record.id) if r.status == "failed"]
-    if not driver.failures and not failed:
+    recorded = metadata.list_step_runs(record.id)
+    failed = [r for r in recorded if r.status == "failed"]
+    missing = [name for name in plan.invocations if name not in {r.name for r in recorded}]
+    if not driver.failures and not failed and not missing:
         metadata.finish_run(record.id, "completed")
         return Run(metadata.get_run(record.id), stack)
+    if missing and not driver.failures and not failed:
+        # A step whose process ended before recording anything (killed, or it could not
+        # start): never report such a run as completed.
+        lost = RunFailed(
+            f"Run {record.id[:8]} failed: step(s) {', '.join(missing)} were not recorded by "
+            f"the {stack.orchestrator.flavor} orchestrator (their process ended before "
+            "recording a result). Run again to resume from the cache.",
+            run_id=record.id,
+        )
+        _finish_quietly(metadata, record.id, "failed", str(lost), lost)
+        raise lost
 
     resume = (
         "Earlier steps' outputs are kept: fix the step and run again to resume from the "

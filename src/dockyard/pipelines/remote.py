@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import json
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dockyard.errors import StepFailed
-from dockyard.pipelines.execution import run_step
+from dockyard.pipelines.execution import RunContext, check_step, execute_step, load_run
 
 if TYPE_CHECKING:
     from dockyard.stacks.stack import Stack
@@ -43,6 +44,10 @@ class StackSpec:
 
 
 _stacks: dict[str, Stack] = {}
+#: The runs this worker executed steps of, newest last: the plan is read once per run
+#: and worker, not once per step (a 200-step plan parsed for each step made a run O(n²)).
+_runs: OrderedDict[tuple[str, str], RunContext] = OrderedDict()
+_KEEP_RUNS = 8
 _lock = threading.Lock()
 
 
@@ -56,14 +61,28 @@ def _stack(spec: StackSpec) -> Stack:
 
 
 def run_remote(spec: StackSpec, run_id: str, step: str) -> bool:
-    """Run one step of a planned run in this process (a worker); True when it completed
-    or was cached, False when the user's step failed (recorded as failed).
+    """Run one step of a planned run in this process (a worker), as
+    :func:`~dockyard.pipelines.execution.run_step` does; True when it completed or was
+    cached, False when the user's step failed (recorded as failed).
 
     Raises:
         DockyardError: the step could not be executed (no such run, a store unreachable).
     """
+    stack = _stack(spec)
+    key = (json.dumps([spec.name, spec.config_dir]), run_id)
+    with _lock:
+        ctx = _runs.get(key)
+        if ctx is not None:
+            _runs.move_to_end(key)
+    if ctx is None:
+        ctx = load_run(run_id, stack)
+        with _lock:
+            _runs[key] = ctx
+            while len(_runs) > _KEEP_RUNS:
+                _runs.popitem(last=False)
+    check_step(ctx, step)
     try:
-        run_step(run_id, step, _stack(spec))
+        execute_step(ctx, step)
     except StepFailed:
         return False
     return True
