@@ -114,7 +114,14 @@ def test_export_airflow_takes_the_cron_and_timezone_of_a_dockyard_schedule(
 
 
 def test_step_plan_records_a_run_and_finish_ends_it(cli: Cli) -> None:
+    from dockyard.stacks.stack import clear_cache, load_stack
+
     run_id = cli("step", "plan", "flow.py:sums", "-p", "n=4").stdout.strip().splitlines()[-1]
+    clear_cache()
+    # No process owns a run planned for an external orchestrator: the planning process
+    # has ended, and the run still reads running (not crashed) while steps are to come.
+    assert load_stack().metadata_store.get_run(run_id).status == "running"
+    clear_cache()
     for step in ("numbers", "total"):
         cli("step", "run", "--run", run_id, "--step", step)
     assert "completed" in cli("step", "finish", "--run", run_id).stdout

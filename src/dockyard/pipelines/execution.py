@@ -424,7 +424,13 @@ def run_step(
     check_step(ctx, step)
     if retries is not None:
         ctx.plan.invocations[step].retries = max(0, retries)
-    return execute_step(ctx, step)
+    from dockyard.pipelines.heartbeat import Heartbeat
+
+    metadata = s.metadata_store
+    # A run planned for an external orchestrator has no owner: its steps keep it alive.
+    metadata.heartbeat(ctx.run_id)
+    with Heartbeat(metadata, ctx.run_id, metadata.heartbeat_s):
+        return execute_step(ctx, step)
 
 
 def load_run(run_id: str, stack: Stack) -> RunContext:

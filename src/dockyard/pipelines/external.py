@@ -50,8 +50,9 @@ def start_run(
     plan, _ = pipeline.plan(params, config=config, trust_pickle=trust_pickle)
     s = stack if isinstance(stack, Stack) else load_stack(stack)
     pin_datasets(plan, s)
+    # No process owns it: each step's process beats while it runs (dockyard step run).
     return s.metadata_store.create_run(
-        plan.pipeline, spec=plan.to_dict(), params=plan.params, stack=s.name
+        plan.pipeline, spec=plan.to_dict(), params=plan.params, stack=s.name, owned=False
     )
 
 

@@ -6,7 +6,6 @@ import functools
 import inspect
 import logging
 import sys
-import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -15,6 +14,7 @@ from dockyard.errors import DockyardError, ParameterError, RunFailed, StepFailed
 from dockyard.lake.refs import DatasetRef
 from dockyard.pipelines.datasets import as_dataset, pin_datasets
 from dockyard.pipelines.execution import RunContext, execute_step
+from dockyard.pipelines.heartbeat import Heartbeat
 from dockyard.pipelines.params import (
     check_param,
     load_run_config,
@@ -27,8 +27,6 @@ from dockyard.pipelines.step import Step
 from dockyard.pipelines.tracing import Tracer
 
 if TYPE_CHECKING:
-    from types import TracebackType
-
     from dockyard.metadata.base import MetadataStore, RunRecord, RunStatus, StepRunRecord
     from dockyard.orchestrators.base import RemoteStep
     from dockyard.pipelines.remote import StackSpec
@@ -224,44 +222,6 @@ class _Driver:
         return RemoteStep(key=f"dockyard-{self.ctx.run_id}-{name}", call=call)
 
 
-class _Heartbeat:
-    """Tells the metadata store every ``interval_s`` that this process still runs the
-    run, on a daemon thread, so a run whose process died reads as ``crashed``."""
-
-    def __init__(self, metadata: MetadataStore, run_id: str, interval_s: float) -> None:
-        self._metadata = metadata
-        self._run_id = run_id
-        self._interval_s = interval_s
-        self._stop = threading.Event()
-        self._thread = threading.Thread(
-            target=self._beat, name=f"dockyard-heartbeat-{run_id[:8]}", daemon=True
-        )
-
-    def __enter__(self) -> _Heartbeat:
-        if self._interval_s > 0:
-            self._thread.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            # A beat stuck on an unreachable database ends with its connect timeout; the
-            # thread is a daemon, so waiting longer than this would only delay the caller.
-            self._thread.join(timeout=5.0)
-
-    def _beat(self) -> None:
-        while not self._stop.wait(self._interval_s):
-            try:
-                self._metadata.heartbeat(self._run_id)
-            except Exception as exc:  # a missed beat; the run reads crashed only if they stop
-                _log.debug("heartbeat of run %s failed: %s", self._run_id[:8], exc)
-
-
 def _finish_quietly(
     metadata: MetadataStore, run_id: str, status: RunStatus, error: str, cause: BaseException
 ) -> None:
@@ -293,7 +253,7 @@ def execute_plan(
     record = metadata.create_run(
         plan.pipeline, spec=plan.to_dict(), params=plan.params, stack=stack.name
     )
-    with _Heartbeat(metadata, record.id, metadata.heartbeat_s):
+    with Heartbeat(metadata, record.id, metadata.heartbeat_s):
         return _drive(plan, stack, record, steps or {}, progress)
 
 
