@@ -130,7 +130,8 @@ def bench_runs(root: Path, tasks: int, repeat: int) -> None:
         )
         flow.fan_out.with_options(stack="dask")(seconds=0.05)  # warm the workers' imports
         print("\n10-wide fan-out of 0.5 s CPU-bound steps (ideal on 2 workers: 2.50 s)")
-        print(f"{'orchestrator':44} {'wall':>8} {'vs ideal':>9}")
+        print(f"{'orchestrator':44} {'wall':>8} {'vs ideal':>9} {'speed-up vs local':>18}")
+        local_wall = 0.0
         for stack, label in (
             ("local", "local"),
             ("threads", "local-parallel, 2 threads"),
@@ -140,7 +141,10 @@ def bench_runs(root: Path, tasks: int, repeat: int) -> None:
         ):
             n = 1 if stack in ("local", "threads") else repeat
             wall = _timed(lambda s=stack: flow.fan_out.with_options(stack=s)(), n)
-            print(f"{label:44} {wall:7.2f}s {wall / 2.5:8.2f}x")
+            local_wall = local_wall or wall
+            # On a shared machine "vs ideal" counts the other load too; the speed-up over
+            # local, measured minutes apart, is the figure to compare (ideal: 2.0x).
+            print(f"{label:44} {wall:7.2f}s {wall / 2.5:8.2f}x {local_wall / wall:17.2f}x")
 
         with distributed.Client(address) as client:
 

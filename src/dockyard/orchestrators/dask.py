@@ -78,12 +78,11 @@ class DaskOrchestrator(Orchestrator):
             raise OrchestratorError(
                 f"The Dask scheduler at {self.address} is on another machine, but this "
                 f"stack keeps its {' and its '.join(local_stores)} on this machine's disk, "
-                "which its workers cannot reach. Use stores every worker reaches (an "
-                "artifact store on S3/GCS/Azure: dockyard stack register NAME "
-                "--artifact-store fsspec --artifact-store-option path=s3://BUCKET/PATH, and "
-                "a PostgreSQL metadata store: --metadata-store-option "
-                "url=postgresql+psycopg://HOST/DB), or leave the address out to run on a "
-                "LocalCluster on this machine."
+                "which its workers cannot reach. Use stores every worker reaches: dockyard "
+                "stack register NAME --orchestrator dask --orchestrator-option "
+                f"address={self.address} --artifact-store fsspec --artifact-path "
+                "s3://BUCKET/PATH --metadata-url postgresql+psycopg://HOST/DB (or GCS/Azure "
+                "URLs), or leave the address out to run on a LocalCluster on this machine."
             )
         if self.address is not None:
             with self._client():

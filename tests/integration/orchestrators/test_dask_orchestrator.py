@@ -116,7 +116,8 @@ def test_a_remote_cluster_with_stores_on_this_disk_is_refused_before_the_run(
     message = str(info.value)
     assert "tcp://203.0.113.7:8786 is on another machine" in message
     assert "artifact store " in message and "metadata store sqlite:///" in message
-    assert "path=s3://BUCKET/PATH" in message and "postgresql+psycopg://" in message
+    assert "--artifact-store fsspec --artifact-path s3://BUCKET/PATH" in message
+    assert "--metadata-url postgresql+psycopg://HOST/DB" in message
     assert load_stack("s").metadata_store.list_runs() == []
     clear_cache()
 
