@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from dockyard.testing.artifact_store import ArtifactStoreContract
     from dockyard.testing.batch_store import BatchStoreContract
+    from dockyard.testing.compiler import PipelineCompilerContract
     from dockyard.testing.deployment_store import DeploymentStoreContract
     from dockyard.testing.framework_adapter import FrameworkAdapterContract
     from dockyard.testing.lake import LakeContract
@@ -52,6 +53,7 @@ _EXPORTS = {
     "MaterializerContract": "materializer",
     "MetadataStoreContract": "metadata_store",
     "OrchestratorContract": "orchestrator",
+    "PipelineCompilerContract": "compiler",
     "RegistryStoreContract": "registry_store",
 }
 
@@ -64,6 +66,7 @@ __all__ = [
     "MaterializerContract",
     "MetadataStoreContract",
     "OrchestratorContract",
+    "PipelineCompilerContract",
     "RegistryStoreContract",
 ]
 
