@@ -126,3 +126,47 @@ def test_step_plan_records_a_run_and_finish_ends_it(cli: Cli) -> None:
         cli("step", "run", "--run", run_id, "--step", step)
     assert "completed" in cli("step", "finish", "--run", run_id).stdout
     assert "completed" in cli("runs", "show", run_id[:8]).stdout
+
+
+def test_planning_again_with_the_same_key_returns_the_same_run(cli: Cli) -> None:
+    """A retried plan task (Airflow, KFP) must not leave a second, orphaned run."""
+    first = cli("step", "plan", "flow.py:sums", "--key", "dagrun-1").stdout.split()[-1]
+    again = cli("step", "plan", "flow.py:sums", "--key", "dagrun-1").stdout.split()[-1]
+    other = cli("step", "plan", "flow.py:sums", "--key", "dagrun-2").stdout.split()[-1]
+    assert first == again != other
+    for step in ("numbers", "total"):
+        cli("step", "run", "--run", first, "--step", step)
+    out = cli("step", "finish", "--key", "dagrun-1", "--pipeline", "sums").stdout
+    assert f"Run {first[:8]} of sums: completed" in out
+
+
+def test_finish_refuses_an_unknown_key_and_a_half_given_target(cli: Cli) -> None:
+    message = _refused(cli("step", "finish", "--key", "nope", "--pipeline", "sums", ok=False))
+    assert "No run of pipeline 'sums' was planned with key 'nope'" in message
+    message = _refused(cli("step", "finish", "--key", "nope", ok=False))
+    assert "Give --run RUN, or --key KEY with --pipeline NAME." in message
+
+
+def test_finish_fails_with_the_steps_error_and_records_unrun_steps_as_skipped(
+    cli: Cli, project: Path
+) -> None:
+    (project / "bad.py").write_text(
+        "from dockyard import pipeline, step\n\n"
+        "@step\ndef boom() -> int:\n    raise ValueError('no data')\n\n"
+        "@step\ndef after(x: int) -> int:\n    return x\n\n"
+        "@pipeline\ndef bad():\n    after(boom())\n"
+    )
+    run_id = cli("step", "plan", "bad.py:bad").stdout.split()[-1]
+    assert cli("step", "run", "--run", run_id, "--step", "boom", ok=False).returncode == 1
+    message = _refused(cli("step", "finish", "--run", run_id, ok=False))
+    assert f"Step 'boom' failed in run {run_id[:8]}: ValueError: no data" in message
+    from dockyard.stacks.stack import clear_cache, load_stack
+
+    clear_cache()
+    md = load_stack().metadata_store
+    assert {r.name: r.status for r in md.list_step_runs(run_id)} == {
+        "boom": "failed",
+        "after": "skipped",
+    }
+    assert md.get_run(run_id).status == "failed"
+    clear_cache()

@@ -155,6 +155,12 @@ def step_plan(
         [], "--param", "-p", help="Pipeline parameter KEY=VALUE (repeatable; VALUE read as YAML)."
     ),
     stack_name: str | None = typer.Option(None, "--stack", "-s"),
+    key: str | None = typer.Option(
+        None,
+        "--key",
+        help="The engine's id of its run: planning again with it returns "
+        "the same run (a retried plan task).",
+    ),
 ) -> None:
     """Record a run of a pipeline without executing it; print its id (the last line).
 
@@ -165,21 +171,25 @@ def step_plan(
     from dockyard.pipelines.external import start_run
     from dockyard.pipelines.params import parse_cli_params
 
-    record = start_run(load_pipeline(target), parse_cli_params(param), stack=stack_name)
+    record = start_run(load_pipeline(target), parse_cli_params(param), stack=stack_name, key=key)
     print(record.id, flush=True)
 
 
 @step_app.command("finish")
 def step_finish(
-    run_id: str = typer.Option(..., "--run", help="Run id (or unique prefix)."),
+    run_id: str | None = typer.Option(None, "--run", help="Run id (or unique prefix)."),
+    key: str | None = typer.Option(None, "--key", help="Or: the key the run was planned with."),
+    pipeline: str | None = typer.Option(None, "--pipeline", help="The pipeline, with --key."),
     stack_name: str | None = typer.Option(None, "--stack", "-s"),
 ) -> None:
     """Record the end of a run whose steps an external orchestrator ran; exit 1 when a
     step failed (steps never run are recorded as skipped)."""
-    from dockyard.errors import RunFailed
+    from dockyard.errors import ConfigError, RunFailed
     from dockyard.pipelines.external import end_run
 
-    record = end_run(run_id, stack_name)
+    if (run_id is None) == (key is None) or (key is not None and not pipeline):
+        raise ConfigError("Give --run RUN, or --key KEY with --pipeline NAME.")
+    record = end_run(run_id, stack_name, key=key, pipeline=pipeline)
     if record.status != "completed":
         raise RunFailed(record.error or f"Run {record.id[:8]} failed.", run_id=record.id)
     console.print(f"Run {record.id[:8]} of {record.pipeline}: completed", markup=False)

@@ -4,9 +4,10 @@ The DAG has one task per step, named after the step and running
 ``dockyard step run --run RUN --step STEP`` (Airflow's standard provider), with the
 pipeline's edges, and two tasks of dockyard's own:
 
-* ``dockyard_plan`` records the dockyard run of each DAG run (``dockyard step plan``) and
-  pushes its id to XCom (the last line of its output); the pipeline's parameters are the
-  DAG's ``params``, so a triggered run may change them;
+* ``dockyard_plan`` records the dockyard run of each DAG run (``dockyard step plan``,
+  keyed by Airflow's ``run_id``, so a retried plan task gets the same run) and pushes its
+  id to XCom (the last line of its output); the pipeline's parameters are the DAG's
+  ``params``, so a triggered run may change them;
 * ``dockyard_finish`` (trigger rule ``all_done``) records the run's end; it fails, and the
   DAG run with it, when a step failed.
 
@@ -36,6 +37,8 @@ from dockyard.orchestrators.compiler import (
 __all__ = ["AirflowCompiler", "dag_id_for"]
 
 RUN_ENV = "DOCKYARD_RUN"
+KEY_ENV = "DOCKYARD_RUN_KEY"
+KEY_PLACEHOLDER = "__DOCKYARD_RUN_KEY__"
 PLAN_TASK = "dockyard_plan"
 FINISH_TASK = "dockyard_finish"
 _TASK_ID = re.compile(r"^[A-Za-z0-9_.-]{1,250}$")
@@ -90,12 +93,13 @@ class AirflowCompiler(PipelineCompiler):
 
     def render(self, pipeline: PipelineSpec, *, dag_id: str, start: str, catchup: bool) -> str:
         """The DAG file's text."""
-        plan = _shell(plan_command(pipeline)) + "".join(
-            f' -p "{name}=${_param_env(name)}"' for name in pipeline.params
+        plan = _shell(plan_command(pipeline, KEY_PLACEHOLDER)).replace(
+            KEY_PLACEHOLDER, f'"${KEY_ENV}"'
+        ) + "".join(f' -p "{name}=${_param_env(name)}"' for name in pipeline.params)
+        plan_env = {KEY_ENV: "{{ run_id }}"}  # a retried plan task finds its run again
+        plan_env.update(
+            {_param_env(name): f"{{{{ params.{name} | tojson }}}}" for name in pipeline.params}
         )
-        plan_env = {
-            _param_env(name): f"{{{{ params.{name} | tojson }}}}" for name in pipeline.params
-        }
         run_env = {RUN_ENV: f"{{{{ ti.xcom_pull(task_ids={PLAN_TASK!r}) }}}}"}
         y, m, d = (int(x) for x in start.split("-"))
         schedule = "None"

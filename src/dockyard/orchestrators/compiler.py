@@ -88,10 +88,12 @@ def _stack_args(pipeline: PipelineSpec) -> list[str]:
     return ["--stack", pipeline.stack] if pipeline.stack else []
 
 
-def plan_command(pipeline: PipelineSpec) -> list[str]:
-    """``dockyard step plan TARGET``: records a run, prints its id as the last line.
-    Parameters are added by the compiler as ``-p KEY=VALUE`` (VALUE read as YAML/JSON)."""
-    return [pipeline.dockyard, "step", "plan", pipeline.target, *_stack_args(pipeline)]
+def plan_command(pipeline: PipelineSpec, key: str | None = None) -> list[str]:
+    """``dockyard step plan TARGET [--key KEY]``: records a run, prints its id as the last
+    line. ``key``, the engine's id of its run, makes a retried plan task return the same
+    run. Parameters are added by the compiler as ``-p KEY=VALUE`` (VALUE read as YAML)."""
+    keyed = ["--key", key] if key is not None else []
+    return [pipeline.dockyard, "step", "plan", pipeline.target, *keyed, *_stack_args(pipeline)]
 
 
 def step_command(pipeline: PipelineSpec, step: str, run_id: str) -> list[str]:
@@ -102,9 +104,17 @@ def step_command(pipeline: PipelineSpec, step: str, run_id: str) -> list[str]:
     ]  # fmt: skip
 
 
-def finish_command(pipeline: PipelineSpec, run_id: str) -> list[str]:
-    """``dockyard step finish``: the run's end; exits 1 when a step failed."""
-    return [pipeline.dockyard, "step", "finish", "--run", run_id, *_stack_args(pipeline)]
+def finish_command(
+    pipeline: PipelineSpec, run_id: str | None = None, *, key: str | None = None
+) -> list[str]:
+    """``dockyard step finish --run ID`` (or ``--key KEY --pipeline NAME``, for a task
+    that cannot be handed the run id): the run's end; exits 1 when a step failed."""
+    which = (
+        ["--run", run_id]
+        if run_id is not None
+        else ["--key", str(key), "--pipeline", pipeline.name]
+    )
+    return [pipeline.dockyard, "step", "finish", *which, *_stack_args(pipeline)]
 
 
 class PipelineCompiler(ABC):

@@ -86,12 +86,15 @@ def records(home: Path, run_id: str | None = None) -> dict[str, Any]:
                 "outputs": {k: md.get_artifact(v).content_hash for k, v in r.outputs.items()},
             }
         error = (run.error or "").replace(run.id[:8], "RUN")
+        # The engine's key of its run (Airflow's run id, KFP's job id) is the one addition.
+        spec = dict(run.spec)
+        spec["extra"] = {k: v for k, v in (spec.get("extra") or {}).items() if k != "run_key"}
         return {
             "pipeline": run.pipeline,
             "status": run.status,
             "error": error,
             "params": run.params,
-            "spec": run.spec,
+            "spec": spec,
             "steps": steps,
         }
     finally:
