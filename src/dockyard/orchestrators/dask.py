@@ -74,6 +74,14 @@ class DaskOrchestrator(Orchestrator):
         from dockyard._dask import import_distributed, is_remote
 
         import_distributed(OrchestratorError, "The dask orchestrator")
+        in_memory = [s for s in local_stores if ":memory:" in s or "memory://" in s]
+        if in_memory:
+            raise OrchestratorError(
+                f"The dask orchestrator runs steps in worker processes, which cannot see "
+                f"this process's in-memory {' and '.join(in_memory)}. Use a file or server "
+                "store (the default stack's artifacts folder and sqlite:///metadata.db), or "
+                "the local or local-parallel orchestrator."
+            )
         if local_stores and is_remote(self.address):
             raise OrchestratorError(
                 f"The Dask scheduler at {self.address} is on another machine, but this "

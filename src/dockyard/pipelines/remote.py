@@ -89,8 +89,9 @@ def run_remote(spec: StackSpec, run_id: str, step: str) -> bool:
 
 
 def local_stores(stack: Stack) -> list[str]:
-    """The stack's stores on this machine's disk, for a message: workers on another
-    machine cannot reach them (a local folder, an SQLite file)."""
+    """The stack's stores on this machine's disk (or in this process's memory), for a
+    message: workers on another machine cannot reach them (a local folder, an SQLite
+    file), and no other process reaches an in-memory one (``memory://``, ``:memory:``)."""
     found = []
     for kind, label in (
         ("artifact_store", "artifact store"),
@@ -104,7 +105,9 @@ def local_stores(stack: Stack) -> list[str]:
         except Exception:  # a kind not installed or not configured: nothing to reach
             continue
         path, url = options.get("path"), options.get("url")
-        if isinstance(path, str) and ("://" not in path or path.startswith("file://")):
+        if isinstance(path, str) and (
+            "://" not in path or path.startswith(("file://", "memory://"))
+        ):
             found.append(f"{label} {path}")
         if isinstance(url, str) and url.startswith("sqlite:"):
             found.append(f"{label} {url}")

@@ -122,6 +122,28 @@ def test_a_remote_cluster_with_stores_on_this_disk_is_refused_before_the_run(
     clear_cache()
 
 
+def test_an_in_memory_store_is_refused_even_on_a_local_cluster(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = project / "p"
+    module = _project(root, {})
+    config = ProjectConfig.load(root)
+    config.register(
+        "mem",
+        {
+            **DEFAULT_STACK_CONFIG,
+            "orchestrator": {"flavor": "dask"},
+            "metadata_store": {"flavor": "sql", "url": "sqlite:///:memory:"},
+        },
+    )
+    config.save()
+    clear_cache()
+    monkeypatch.setenv("DOCKYARD_HOME", str(root))
+    with pytest.raises(OrchestratorError, match=r"cannot see this process's in-memory metadata"):
+        module.flow.with_options(stack="mem")()
+    clear_cache()
+
+
 def test_a_missing_dask_extra_names_the_pip_command(
     project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
