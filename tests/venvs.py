@@ -30,14 +30,16 @@ def _unavailable(message: str) -> None:
     pytest.skip(message)
 
 
-def isolated_venv(name: str, lock: Path, *, editable_dockyard: bool = False) -> Path:
+def isolated_venv(
+    name: str, lock: Path, *, editable_dockyard: bool = False, root: Path | None = None
+) -> Path:
     """``ROOT/.venv-<name>`` built from ``lock`` (plus dockyard itself, editable, when
     asked); its ``bin`` folder. The stamp is written last, so a build cut short is
     started again by the next test run."""
     digest = hashlib.sha256(lock.read_bytes())
     digest.update(f"editable={editable_dockyard}".encode())
     want = digest.hexdigest()
-    venv = ROOT / f".venv-{name}"
+    venv = (root or ROOT) / f".venv-{name}"
     stamp = venv / "lock.sha256"
     if stamp.is_file() and stamp.read_text().strip() == want:
         return venv / "bin"
