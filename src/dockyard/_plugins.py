@@ -6,6 +6,7 @@ third-party ones, so the core never imports an adapter by name. The groups are:
 ===============================  ======================================================
 ``dockyard.stack_kinds``         :class:`dockyard.stacks.kinds.ComponentKind` (more kinds)
 ``dockyard.orchestrators``       :class:`dockyard.orchestrators.Orchestrator`
+``dockyard.compilers``           :class:`dockyard.orchestrators.PipelineCompiler` (export)
 ``dockyard.artifact_stores``     :class:`dockyard.artifacts.ArtifactStore`
 ``dockyard.metadata_stores``     :class:`dockyard.metadata.MetadataStore`
 ``dockyard.registry_stores``     :class:`dockyard.registry.ModelRegistryStore`
@@ -30,6 +31,7 @@ from dockyard.errors import UnknownComponentError
 GROUPS = (
     "dockyard.stack_kinds",
     "dockyard.orchestrators",
+    "dockyard.compilers",
     "dockyard.artifact_stores",
     "dockyard.metadata_stores",
     "dockyard.registry_stores",

@@ -37,6 +37,9 @@ branch, and where the meaning fits, the class also derives from the matching bui
     ├── RolloutError
     │   └── StaleStateError                 a deployment's state changed since it was read
     ├── BatchError                          a batch scoring job cannot run or resume
+    ├── OrchestratorError                   an orchestrator cannot run or compile a pipeline
+    │   ├── OrchestratorUnavailableError (ConnectionError) its cluster cannot be reached
+    │   └── ExportError (ValueError)        bad export input (an image name, a schedule)
     ├── EventError                          an event bus or stream consumer cannot work as asked
     │   ├── BusUnavailableError (ConnectionError) the broker cannot be reached (URL named,
     │   │                                   password masked)
@@ -231,6 +234,19 @@ class TriggerError(EventError, ValueError):
 
 class UnknownTriggerError(TriggerError, KeyError):
     """No trigger of that name."""
+
+
+class OrchestratorError(DockyardError):
+    """An orchestrator cannot run the stack's steps as configured (its extra is missing,
+    its workers cannot reach the stack's stores), or a pipeline cannot be compiled."""
+
+
+class OrchestratorUnavailableError(OrchestratorError, ConnectionError):
+    """The orchestrator's cluster (a Dask scheduler) cannot be reached."""
+
+
+class ExportError(OrchestratorError, ValueError):
+    """An export was asked with bad input: an invalid image name, a schedule, a target."""
 
 
 class ScheduleError(DockyardError, ValueError):

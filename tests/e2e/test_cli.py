@@ -107,7 +107,7 @@ def test_step_run_executes_one_step_in_a_fresh_process(cli, project: Path) -> No
         (("run", "flow.py:sums", "-p", "n=lots"), "Parameter 'n' of pipeline 'sums' expects int"),
         (("run", "flow.py:sums", "--stack", "ghost"), "Unknown stack 'ghost'. Stacks: default."),
         (("runs", "show", "ffffffff"), "No run matches 'ffffffff'"),
-        (("stack", "register", "x", "--orchestrator", "kubernetes"), "Unknown orchestrator 'kubernetes'. Installed: local, local-parallel"),
+        (("stack", "register", "x", "--orchestrator", "kubernetes"), "Unknown orchestrator 'kubernetes'. Installed: dask, local, local-parallel"),
         (("artifacts", "show", "0000dead"), "0000dead"),
     ],
 )  # fmt: skip

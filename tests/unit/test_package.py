@@ -121,7 +121,7 @@ def test_builtins_are_registered_as_plugins() -> None:
 
 def test_unknown_plugin_message() -> None:
     with pytest.raises(
-        KeyError, match=r"Unknown orchestrator 'nope'\. Installed: local, local-parallel"
+        KeyError, match=r"Unknown orchestrator 'nope'\. Installed: dask, local, local-parallel"
     ):
         _plugins.load("dockyard.orchestrators", "nope")
 

@@ -9,7 +9,6 @@ model's BLAS calls).
 
 from __future__ import annotations
 
-import ipaddress
 import itertools
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -32,15 +31,9 @@ class Executor:
     @property
     def remote(self) -> bool:
         """Whether the scheduler is on another machine (its workers see other disks)."""
-        if self.address is None:
-            return False
-        host = self.address.removeprefix("tcp://").rsplit(":", 1)[0].strip("[]")
-        if host == "localhost":
-            return False
-        try:
-            return not ipaddress.ip_address(host).is_loopback
-        except ValueError:
-            return True
+        from dockyard._dask import is_remote
+
+        return is_remote(self.address)
 
     def __str__(self) -> str:
         return self.address.replace("tcp://", "dask://") if self.address else self.kind
@@ -65,38 +58,18 @@ def parse_executor(text: str) -> Executor:
 def dask_client(executor: Executor) -> Iterator[Any]:
     """A client of the executor's cluster (a LocalCluster started for the job, or the
     scheduler at its address, checked reachable before any work)."""
-    try:
-        import distributed
-    except ImportError as exc:  # pragma: no cover - the dask extra is missing
-        raise BatchError(
-            "The dask executor needs dask.distributed: pip install 'dockyard[dask]'."
-        ) from exc
-    dist: Any = distributed  # untyped calls: dask.distributed ships partial annotations
-    if executor.address is None:
-        cluster = dist.LocalCluster(
-            n_workers=2,
-            threads_per_worker=1,
-            processes=True,
-            host="127.0.0.1",
-            dashboard_address=None,
-        )
-        try:
-            with dist.Client(cluster) as client:
-                yield client
-        finally:
-            cluster.close()
-        return
-    try:
-        client = dist.Client(executor.address, timeout="5s")
-    except (OSError, TimeoutError) as exc:
-        raise BatchError(
-            f"Cannot reach the Dask scheduler at {executor}: {exc}. Start one (dask scheduler "
-            "--host HOST --port PORT) or use --executor dask for a local cluster."
-        ) from exc
-    try:
+    from dockyard._dask import open_client
+
+    with open_client(
+        executor.address,
+        error=BatchError,
+        unreachable=BatchError,
+        what="The dask executor",
+        shown=str(executor),
+        fix="Start one (dask scheduler --host HOST --port PORT) or use --executor dask "
+        "for a local cluster.",
+    ) as client:
         yield client
-    finally:
-        client.close()
 
 
 def run_tasks(

@@ -16,6 +16,7 @@ from dockyard.cli import consume as consume_cmd
 from dockyard.cli import dashboard as dashboard_cmd
 from dockyard.cli import deploy as deploy_cmd
 from dockyard.cli import events as events_cmd
+from dockyard.cli import export as export_cmd
 from dockyard.cli import lake as lake_cmd
 from dockyard.cli import models as models_cmd
 from dockyard.cli import package as package_cmd
@@ -60,6 +61,7 @@ step_app = typer.Typer(
     help="Run single steps (what external orchestrators call).", no_args_is_help=True
 )
 app.add_typer(step_app, name="step")
+app.add_typer(export_cmd.app, name="export")
 
 
 @app.callback()
@@ -152,12 +154,66 @@ def step_run(
     run_id: str = typer.Option(..., "--run", help="Run id (or unique prefix)."),
     step: str = typer.Option(..., "--step", help="Step invocation name."),
     stack_name: str | None = typer.Option(None, "--stack", "-s"),
+    retries: int | None = typer.Option(
+        None,
+        "--retries",
+        min=0,
+        help="Tries after a failure, in place of the step's own "
+        "(0 where the orchestrator retries the task).",
+    ),
 ) -> None:
     """Execute exactly one step of a planned run in this process."""
     from dockyard.pipelines import run_step
 
-    result = run_step(run_id, step, stack_name)
+    result = run_step(run_id, step, stack_name, retries=retries)
     console.print(f"Step {step} of run {result.run_id[:8]}: {result.status}", markup=False)
+
+
+@step_app.command("plan")
+def step_plan(
+    target: str = typer.Argument(..., help="FILE_OR_MODULE:PIPELINE, e.g. train.py:training"),
+    param: list[str] = typer.Option(
+        [], "--param", "-p", help="Pipeline parameter KEY=VALUE (repeatable; VALUE read as YAML)."
+    ),
+    stack_name: str | None = typer.Option(None, "--stack", "-s"),
+    key: str | None = typer.Option(
+        None,
+        "--key",
+        help="The engine's id of its run: planning again with it returns "
+        "the same run (a retried plan task).",
+    ),
+) -> None:
+    """Record a run of a pipeline without executing it; print its id (the last line).
+
+    External orchestrators then run each step with dockyard step run and end the run with
+    dockyard step finish.
+    """
+    from dockyard.cli.export import load_pipeline
+    from dockyard.pipelines.external import start_run
+    from dockyard.pipelines.params import parse_cli_params
+
+    record = start_run(load_pipeline(target), parse_cli_params(param), stack=stack_name, key=key)
+    print(record.id, flush=True)
+
+
+@step_app.command("finish")
+def step_finish(
+    run_id: str | None = typer.Option(None, "--run", help="Run id (or unique prefix)."),
+    key: str | None = typer.Option(None, "--key", help="Or: the key the run was planned with."),
+    pipeline: str | None = typer.Option(None, "--pipeline", help="The pipeline, with --key."),
+    stack_name: str | None = typer.Option(None, "--stack", "-s"),
+) -> None:
+    """Record the end of a run whose steps an external orchestrator ran; exit 1 when a
+    step failed (steps never run are recorded as skipped)."""
+    from dockyard.errors import ConfigError, RunFailed
+    from dockyard.pipelines.external import end_run
+
+    if (run_id is None) == (key is None) or (key is not None and not pipeline):
+        raise ConfigError("Give --run RUN, or --key KEY with --pipeline NAME.")
+    record = end_run(run_id, stack_name, key=key, pipeline=pipeline)
+    if record.status != "completed":
+        raise RunFailed(record.error or f"Run {record.id[:8]} failed.", run_id=record.id)
+    console.print(f"Run {record.id[:8]} of {record.pipeline}: completed", markup=False)
 
 
 def main() -> None:

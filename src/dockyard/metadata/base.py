@@ -171,9 +171,20 @@ class MetadataStore(ABC):
     # runs ---------------------------------------------------------------------------
     @abstractmethod
     def create_run(
-        self, pipeline: str, *, spec: Mapping[str, Any], params: Mapping[str, Any], stack: str
+        self,
+        pipeline: str,
+        *,
+        spec: Mapping[str, Any],
+        params: Mapping[str, Any],
+        stack: str,
+        owned: bool = True,
     ) -> RunRecord:
-        """Record a new run in status ``running``; also records the pipeline by name."""
+        """Record a new run in status ``running``; also records the pipeline by name.
+
+        ``owned=False``: no process owns the run (an external orchestrator runs its
+        steps, each in its own process); it reads ``crashed`` only when no heartbeat
+        came for the store's staleness limit, never because the planning process ended.
+        """
 
     @abstractmethod
     def finish_run(self, run_id: str, status: RunStatus, error: str | None = None) -> None:

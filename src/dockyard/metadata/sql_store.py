@@ -145,7 +145,13 @@ class SqlMetadataStore(SqlStore, MetadataStore):
 
     # runs ---------------------------------------------------------------------------
     def create_run(
-        self, pipeline: str, *, spec: Mapping[str, Any], params: Mapping[str, Any], stack: str
+        self,
+        pipeline: str,
+        *,
+        spec: Mapping[str, Any],
+        params: Mapping[str, Any],
+        stack: str,
+        owned: bool = True,
     ) -> RunRecord:
         created = self.database.now()
         record = RunRecord(
@@ -156,8 +162,8 @@ class SqlMetadataStore(SqlStore, MetadataStore):
             params=dict(params),
             spec=dict(spec),
             created_at=created,
-            owner_pid=os.getpid(),
-            owner_host=this_host(),
+            owner_pid=os.getpid() if owned else None,
+            owner_host=this_host() if owned else None,
             heartbeat_at=created,
         )
         row = {

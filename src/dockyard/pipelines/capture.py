@@ -33,6 +33,15 @@ class _Router(io.TextIOBase):
     def flush(self) -> None:
         self.original.flush()
 
+    # io.TextIOBase defines these (raising or answering for itself), so __getattr__ never
+    # sees them: a subprocess given sys.stdout (local-parallel's process mode) needs the
+    # real descriptor.
+    def fileno(self) -> int:
+        return self.original.fileno()
+
+    def isatty(self) -> bool:
+        return self.original.isatty()
+
     def __getattr__(self, name: str) -> Any:  # isatty, encoding, fileno...
         return getattr(self.original, name)
 

@@ -395,7 +395,9 @@ def _error_text(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def run_step(run_id: str, step: str, stack: Stack | str | None = None) -> StepRunRecord:
+def run_step(
+    run_id: str, step: str, stack: Stack | str | None = None, *, retries: int | None = None
+) -> StepRunRecord:
     """Execute exactly one step of a planned run in this process, and record it.
 
     What ``dockyard step run --run RUN --step STEP`` does, and what external
@@ -408,6 +410,8 @@ def run_step(run_id: str, step: str, stack: Stack | str | None = None) -> StepRu
         run_id: the run (or a unique prefix of its id), created by planning the pipeline.
         step: the step invocation's name in the plan (``train``, ``train_2``...).
         stack: the stack whose stores hold the run (default: the active one).
+        retries: tries after a failure in this process, in place of the step's own
+            (0 where the orchestrator retries the task itself, as Airflow does).
 
     Raises:
         RecordNotFoundError: no such run, or the run has no such step.
@@ -416,10 +420,33 @@ def run_step(run_id: str, step: str, stack: Stack | str | None = None) -> StepRu
     from dockyard.stacks.stack import Stack, load_stack
 
     s = stack if isinstance(stack, Stack) else load_stack(stack)
-    record = s.metadata_store.get_run(run_id)
-    plan = RunPlan.from_dict(record.spec)
-    if step not in plan.invocations:
+    ctx = load_run(run_id, s)
+    check_step(ctx, step)
+    if retries is not None:
+        ctx.plan.invocations[step].retries = max(0, retries)
+    from dockyard.pipelines.heartbeat import Heartbeat
+
+    metadata = s.metadata_store
+    # A run planned for an external orchestrator has no owner: its steps keep it alive.
+    metadata.heartbeat(ctx.run_id)
+    with Heartbeat(metadata, ctx.run_id, metadata.heartbeat_s):
+        return execute_step(ctx, step)
+
+
+def load_run(run_id: str, stack: Stack) -> RunContext:
+    """The context to execute steps of a recorded run: its plan read from the metadata
+    store (a process executing several steps of one run may keep it and reuse it).
+
+    Raises:
+        RecordNotFoundError: no such run.
+    """
+    record = stack.metadata_store.get_run(run_id)
+    return RunContext(run_id=record.id, plan=RunPlan.from_dict(record.spec), stack=stack)
+
+
+def check_step(ctx: RunContext, step: str) -> None:
+    """RecordNotFoundError naming the run's steps when ``step`` is not one of them."""
+    if step not in ctx.plan.invocations:
         raise RecordNotFoundError(
-            f"Run {record.id[:8]} has no step {step!r}. Its steps: {', '.join(plan.invocations)}."
+            f"Run {ctx.run_id[:8]} has no step {step!r}. Its steps: {', '.join(ctx.plan.invocations)}."
         )
-    return execute_step(RunContext(run_id=record.id, plan=plan, stack=s), step)

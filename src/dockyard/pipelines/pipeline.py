@@ -6,7 +6,6 @@ import functools
 import inspect
 import logging
 import sys
-import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -15,6 +14,7 @@ from dockyard.errors import DockyardError, ParameterError, RunFailed, StepFailed
 from dockyard.lake.refs import DatasetRef
 from dockyard.pipelines.datasets import as_dataset, pin_datasets
 from dockyard.pipelines.execution import RunContext, execute_step
+from dockyard.pipelines.heartbeat import Heartbeat
 from dockyard.pipelines.params import (
     check_param,
     load_run_config,
@@ -27,9 +27,9 @@ from dockyard.pipelines.step import Step
 from dockyard.pipelines.tracing import Tracer
 
 if TYPE_CHECKING:
-    from types import TracebackType
-
     from dockyard.metadata.base import MetadataStore, RunRecord, RunStatus, StepRunRecord
+    from dockyard.orchestrators.base import RemoteStep
+    from dockyard.pipelines.remote import StackSpec
     from dockyard.stacks.stack import Stack
 
 _log = logging.getLogger(__name__)
@@ -189,6 +189,7 @@ class _Driver:
         self.stack = stack
         self.progress = progress
         self.failures: list[tuple[str, BaseException]] = []
+        self._spec: StackSpec | None = None
 
     def execute(self, name: str) -> bool:
         if self.progress:
@@ -215,43 +216,14 @@ class _Driver:
             "--run", self.ctx.run_id, "--step", name, "--stack", self.stack.name,
         ]  # fmt: skip
 
+    def remote(self, name: str) -> RemoteStep:
+        from dockyard.orchestrators.base import RemoteStep
+        from dockyard.pipelines.remote import StackSpec, run_remote
 
-class _Heartbeat:
-    """Tells the metadata store every ``interval_s`` that this process still runs the
-    run, on a daemon thread, so a run whose process died reads as ``crashed``."""
-
-    def __init__(self, metadata: MetadataStore, run_id: str, interval_s: float) -> None:
-        self._metadata = metadata
-        self._run_id = run_id
-        self._interval_s = interval_s
-        self._stop = threading.Event()
-        self._thread = threading.Thread(
-            target=self._beat, name=f"dockyard-heartbeat-{run_id[:8]}", daemon=True
-        )
-
-    def __enter__(self) -> _Heartbeat:
-        if self._interval_s > 0:
-            self._thread.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            # A beat stuck on an unreachable database ends with its connect timeout; the
-            # thread is a daemon, so waiting longer than this would only delay the caller.
-            self._thread.join(timeout=5.0)
-
-    def _beat(self) -> None:
-        while not self._stop.wait(self._interval_s):
-            try:
-                self._metadata.heartbeat(self._run_id)
-            except Exception as exc:  # a missed beat; the run reads crashed only if they stop
-                _log.debug("heartbeat of run %s failed: %s", self._run_id[:8], exc)
+        if self._spec is None:
+            self._spec = StackSpec.of(self.stack)
+        call = functools.partial(run_remote, self._spec, self.ctx.run_id, name)
+        return RemoteStep(key=f"dockyard-{self.ctx.run_id}-{name}", call=call)
 
 
 def _finish_quietly(
@@ -277,12 +249,15 @@ def execute_plan(
     This process owns the run: it heartbeats while the run runs, and records its end.
     Dataset parameters are pinned to their latest versions on ``stack``'s lake first.
     """
+    from dockyard.pipelines.remote import local_stores
+
+    stack.orchestrator.check(local_stores=local_stores(stack))
     pin_datasets(plan, stack)
     metadata = stack.metadata_store
     record = metadata.create_run(
         plan.pipeline, spec=plan.to_dict(), params=plan.params, stack=stack.name
     )
-    with _Heartbeat(metadata, record.id, metadata.heartbeat_s):
+    with Heartbeat(metadata, record.id, metadata.heartbeat_s):
         return _drive(plan, stack, record, steps or {}, progress)
 
 
@@ -303,10 +278,23 @@ def _drive(
     except BaseException as exc:
         _finish_quietly(metadata, record.id, "failed", f"{type(exc).__name__}: {exc}", exc)
         raise
-    failed = [r for r in metadata.list_step_runs(record.id) if r.status == "failed"]
-    if not driver.failures and not failed:
+    recorded = metadata.list_step_runs(record.id)
+    failed = [r for r in recorded if r.status == "failed"]
+    missing = [name for name in plan.invocations if name not in {r.name for r in recorded}]
+    if not driver.failures and not failed and not missing:
         metadata.finish_run(record.id, "completed")
         return Run(metadata.get_run(record.id), stack)
+    if missing and not driver.failures and not failed:
+        # A step whose process ended before recording anything (killed, or it could not
+        # start): never report such a run as completed.
+        lost = RunFailed(
+            f"Run {record.id[:8]} failed: step(s) {', '.join(missing)} were not recorded by "
+            f"the {stack.orchestrator.flavor} orchestrator (their process ended before "
+            "recording a result). Run again to resume from the cache.",
+            run_id=record.id,
+        )
+        _finish_quietly(metadata, record.id, "failed", str(lost), lost)
+        raise lost
 
     resume = (
         "Earlier steps' outputs are kept: fix the step and run again to resume from the "

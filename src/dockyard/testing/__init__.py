@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from dockyard.testing.artifact_store import ArtifactStoreContract
     from dockyard.testing.batch_store import BatchStoreContract
+    from dockyard.testing.compiler import PipelineCompilerContract
     from dockyard.testing.deployment_store import DeploymentStoreContract
     from dockyard.testing.event_bus import EventBusContract
     from dockyard.testing.framework_adapter import FrameworkAdapterContract
@@ -54,6 +55,7 @@ _EXPORTS = {
     "MaterializerContract": "materializer",
     "MetadataStoreContract": "metadata_store",
     "OrchestratorContract": "orchestrator",
+    "PipelineCompilerContract": "compiler",
     "RegistryStoreContract": "registry_store",
 }
 
@@ -67,6 +69,7 @@ __all__ = [
     "MaterializerContract",
     "MetadataStoreContract",
     "OrchestratorContract",
+    "PipelineCompilerContract",
     "RegistryStoreContract",
 ]
 
