@@ -31,7 +31,7 @@ from typing import Any
 
 from dockyard._urls import mask_password
 from dockyard.errors import BusUnavailableError, TopicNameError
-from dockyard.events.base import DEDUP_HEADER, EventBus, Message, Outgoing, check_name
+from dockyard.events.base import DEDUP_HEADER, EventBus, Message, Outgoing, check_name, unavailable
 from dockyard.events.bus import seconds_option, url_options, without_query
 
 __all__ = ["AmqpBus", "queue_name"]
@@ -87,10 +87,10 @@ class AmqpBus(EventBus):
         self._subs: dict[tuple[str, str, str], _Subscription] = {}
 
     def _unavailable(self, exc: BaseException) -> BusUnavailableError:
-        return BusUnavailableError(
-            f"Cannot reach the event bus {mask_password(self.url)}: {type(exc).__name__}: "
-            f"{mask_password(str(exc)).rstrip('.') or 'no answer'}. Check that RabbitMQ is running there and that the URL "
-            "(host, port, user, password, virtual host) is right."
+        return unavailable(
+            self.url,
+            exc,
+            "Check that RabbitMQ is running there and that the URL (host, port, user, password, virtual host) is right.",
         )
 
     @contextlib.asynccontextmanager

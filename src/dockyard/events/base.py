@@ -31,7 +31,8 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Self
 
-from dockyard.errors import TopicNameError
+from dockyard._urls import mask_password
+from dockyard.errors import BusUnavailableError, TopicNameError
 
 __all__ = [
     "DEAD_LETTER_HEADERS",
@@ -40,6 +41,7 @@ __all__ = [
     "Message",
     "Outgoing",
     "check_name",
+    "unavailable",
 ]
 
 #: The header every published message carries: the key a reader deduplicates by.
@@ -72,6 +74,15 @@ def check_name(name: str, what: str = "topic") -> str:
             "(e.g. customers.events)."
         )
     return name
+
+
+def unavailable(url: str, exc: BaseException, check: str) -> BusUnavailableError:
+    """The one-line error of a broker that cannot be reached: the URL (password masked),
+    what the client said, and ``check``, what to look at for this broker."""
+    said = mask_password(str(exc)).rstrip(".") or "no answer"
+    return BusUnavailableError(
+        f"Cannot reach the event bus {mask_password(url)}: {type(exc).__name__}: {said}. {check}"
+    )
 
 
 @dataclass(frozen=True)

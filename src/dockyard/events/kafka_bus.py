@@ -28,9 +28,8 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
-from dockyard._urls import mask_password
 from dockyard.errors import BusUnavailableError, TopicNameError
-from dockyard.events.base import DEDUP_HEADER, EventBus, Message, Outgoing, check_name
+from dockyard.events.base import DEDUP_HEADER, EventBus, Message, Outgoing, check_name, unavailable
 from dockyard.events.bus import seconds_option
 
 __all__ = ["KafkaBus"]
@@ -52,9 +51,10 @@ class KafkaBus(EventBus):
         self._consumers: dict[tuple[str, str, str], Any] = {}
 
     def _unavailable(self, exc: BaseException) -> BusUnavailableError:
-        return BusUnavailableError(
-            f"Cannot reach the event bus {mask_password(self.url)}: {type(exc).__name__}: "
-            f"{mask_password(str(exc)).rstrip('.')}. Check that the Kafka brokers listed are running and reachable."
+        return unavailable(
+            self.url,
+            exc,
+            "Check that the Kafka brokers listed are running and reachable.",
         )
 
     @contextlib.asynccontextmanager

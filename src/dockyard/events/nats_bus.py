@@ -28,7 +28,7 @@ from typing import Any
 
 from dockyard._urls import mask_password
 from dockyard.errors import BusUnavailableError, TopicNameError
-from dockyard.events.base import DEDUP_HEADER, EventBus, Message, Outgoing, check_name
+from dockyard.events.base import DEDUP_HEADER, EventBus, Message, Outgoing, check_name, unavailable
 from dockyard.events.bus import seconds_option, without_query
 
 __all__ = ["NatsBus", "stream_name"]
@@ -60,10 +60,10 @@ class NatsBus(EventBus):
         self._subs: dict[tuple[str, str], Any] = {}
 
     def _unavailable(self, exc: BaseException) -> BusUnavailableError:
-        return BusUnavailableError(
-            f"Cannot reach the event bus {mask_password(self.url)}: {type(exc).__name__}: "
-            f"{mask_password(str(exc)).rstrip('.') or 'no answer'}. Check that nats-server runs there with JetStream "
-            "enabled (-js) and that the URL is right."
+        return unavailable(
+            self.url,
+            exc,
+            "Check that nats-server runs there with JetStream enabled (-js) and that the URL is right.",
         )
 
     @contextlib.asynccontextmanager

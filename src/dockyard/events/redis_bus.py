@@ -27,7 +27,7 @@ from typing import Any
 
 from dockyard._urls import mask_password
 from dockyard.errors import BusUnavailableError, TopicNameError
-from dockyard.events.base import DEDUP_HEADER, EventBus, Message, Outgoing, check_name
+from dockyard.events.base import DEDUP_HEADER, EventBus, Message, Outgoing, check_name, unavailable
 from dockyard.events.bus import seconds_option, url_options, without_query
 
 __all__ = ["RedisBus"]
@@ -68,10 +68,10 @@ class RedisBus(EventBus):
         self._claimed_at: dict[tuple[str, str], float] = {}
 
     def _unavailable(self, exc: BaseException) -> BusUnavailableError:
-        return BusUnavailableError(
-            f"Cannot reach the event bus {mask_password(self.url)}: {type(exc).__name__}: "
-            f"{mask_password(str(exc)).rstrip('.')}. Check that Redis is running there and the URL (host, port, password, "
-            "database) is right."
+        return unavailable(
+            self.url,
+            exc,
+            "Check that Redis is running there and the URL (host, port, password, database) is right.",
         )
 
     @contextlib.asynccontextmanager
