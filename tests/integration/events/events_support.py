@@ -91,16 +91,18 @@ class Stream:
     def read(
         self, topic: str, want: int, idle_s: float = 3.0, limit_s: float = 90.0
     ) -> list[Message]:
-        """Messages of ``topic`` (group ``check``) until ``want`` came or none for
+        """Messages of ``topic`` (group ``check``) until ``want`` distinct ones (by
+        deduplication key: repeats are expected after a kill) came, or none for
         ``idle_s`` seconds (bounded by ``limit_s``)."""
 
         async def go() -> list[Message]:
             got: list[Message] = []
+            keys: set[str] = set()
             async with await self.bus() as bus:
                 deadline = time.monotonic() + limit_s
                 last = time.monotonic()
                 for _ in range(100_000):
-                    if len(got) >= want or time.monotonic() > deadline:
+                    if len(keys) >= want or time.monotonic() > deadline:
                         break
                     if time.monotonic() - last > idle_s:
                         break
@@ -111,6 +113,7 @@ class Stream:
                         last = time.monotonic()
                         await bus.ack(batch)
                         got += batch
+                        keys.update(m.key for m in batch)
             return got
 
         return list(self.run(go()))

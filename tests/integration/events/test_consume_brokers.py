@@ -66,14 +66,14 @@ def test_a_consumer_killed_mid_stream_and_restarted_loses_nothing(
 ) -> None:
     s = stream
     published = 0
-    for _ in range(2):  # killed twice, each time while events keep coming
+    for _ in range(5):  # killed five times, each time while events keep coming
         proc = start_consumer(churn, s, "--name", "scorer-1", "--max-batch", "16")
         wait_ready(proc)
+        s.publish([event(i) for i in range(published, published + 100)])
+        published += 100
+        _wait_for_progress(s, published)
         s.publish([event(i) for i in range(published, published + 200)])
         published += 200
-        _wait_for_progress(s, published)
-        s.publish([event(i) for i in range(published, published + 400)])
-        published += 400
         kill(proc, signal.SIGKILL)
         assert proc.returncode == -signal.SIGKILL
     (killed,) = consumer_status(churn / ".dockyard")
