@@ -81,6 +81,11 @@ def _number(value: object) -> str:
     return str(value)
 
 
+def _epoch(value: float | None) -> str:
+    """A Unix time (a consumer's status file) as :func:`when` shows times."""
+    return when(None if value is None else datetime.fromtimestamp(value, UTC))
+
+
 def when(value: datetime | None) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if value else "-"
 
@@ -127,7 +132,7 @@ class Dashboard:
             trim_blocks=True,
             lstrip_blocks=True,
         )
-        env.filters.update(ago=_ago, seconds=_seconds, num=_number, when=when)
+        env.filters.update(ago=_ago, seconds=_seconds, num=_number, when=when, epoch=_epoch)
         return env
 
     # responses ----------------------------------------------------------------------

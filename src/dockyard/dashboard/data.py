@@ -85,6 +85,7 @@ def batch_page(dash: Dashboard, request: Request) -> Response:
 
 def events_page(dash: Dashboard, request: Request) -> Response:
     from dockyard.db.outbox import Outbox
+    from dockyard.events.status import consumer_status
     from dockyard.events.trigger_api import list_triggers
 
     events = Outbox(dash.stack.database).recent(limit=PAGE)
@@ -93,6 +94,8 @@ def events_page(dash: Dashboard, request: Request) -> Response:
         request,
         "events.html",
         title="Streams and events",
+        consumers=consumer_status(dash.stack.config_dir)[:PAGE],
+        drift=[e for e in reversed(events) if e.type == "dockyard.model.drift_detected"],
         events=list(reversed(events)),  # newest first
         triggers=triggers,
     )

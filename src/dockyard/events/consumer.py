@@ -59,6 +59,8 @@ class ConsumerStats:
 
     scored: int = 0
     dead_lettered: int = 0
+    #: The last dead letters, ``"KEY: reason"`` (status, dashboard).
+    recent_dead: deque[str] = field(default_factory=lambda: deque(maxlen=5))
     batches: int = 0
     model_calls: int = 0
     started_at: float = field(default_factory=time.monotonic)
@@ -232,6 +234,7 @@ class StreamConsumer:
         elapsed = time.monotonic() - started
         self.stats.scored += len(scored)
         self.stats.dead_lettered += len(dead)
+        self.stats.recent_dead.extend(f"{m.key}: {reason}" for m, reason in dead)
         self.stats.batches += 1
         self.stats.latencies.extend([elapsed] * len(messages))
 
@@ -433,6 +436,7 @@ async def _report(
             running=not finished,
             scored=stats.scored,
             dead_lettered=stats.dead_lettered,
+            dead_letter_reasons=list(stats.recent_dead),
             events_per_s=round(rate, 1),
             p99_ms=stats.p99_ms(),
             pending=pending,

@@ -15,7 +15,7 @@ import json
 import os
 import socket
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +46,7 @@ class ConsumerStatus:
     events_per_s: float  # over the last interval
     p99_ms: float | None
     pending: int  # the group's unacknowledged messages (-1: the broker cannot tell)
+    dead_letter_reasons: list[str] = field(default_factory=list)  # the last few, newest last
 
     @property
     def state(self) -> str:
