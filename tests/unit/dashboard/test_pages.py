@@ -263,23 +263,32 @@ def test_a_crashed_run_says_so_and_why(client: Any, filled: Filled) -> None:
 
 def test_streams_show_consumers_dead_letters_and_drift(client: Any, filled: Any) -> None:
     """The Streams page lists each consumer with its rate, lag, dead letters (with their
-    reasons) and p99, and the drift alerts consumers recorded."""
-    import time
+    reasons) and p99 (a real consumer, run here on the in-memory bus), and the drift
+    alerts consumers recorded."""
+    import asyncio
+    import json
 
     from dockyard.db.outbox import record_event
-    from dockyard.events.status import ConsumerStatus, status_dir, write_status
+    from dockyard.events import Outgoing, consume, open_bus
     from dockyard.stacks.stack import load_stack
 
-    write_status(
-        status_dir(filled.root / ".dockyard"),
-        ConsumerStatus(
-            group="scorers", name="scorer-1", model="points:2", bus="redis://127.0.0.1:6379/9",
-            input="points.events", output="points.out", dead_letter="points.dead", pid=1,
-            host="elsewhere", started_at=time.time(), updated_at=time.time(), running=True,
-            scored=1234, dead_lettered=2, events_per_s=456.7, p99_ms=12.5, pending=17,
-            dead_letter_reasons=["41:1: unparseable JSON: Expecting value"],
-        ),
-    )  # fmt: skip
+    url = "memory://dashboard-streams"
+
+    async def publish() -> None:
+        async with await open_bus(url) as bus:
+            good = [
+                Outgoing(
+                    json.dumps({"id": i, "features": {"x": float(i), "z": 2.0 * i}}).encode(),
+                    str(i),
+                )
+                for i in range(40)
+            ]
+            await bus.publish_many("points.events", [*good, Outgoing(b"{oops", "bad")])
+
+    asyncio.run(publish())
+    stats = consume("points:2", bus=url, input="points.events", output="points.out",
+                    name="scorer-1", max_messages=41, idle_exit_s=1.0)  # fmt: skip
+    assert (stats.scored, stats.dead_lettered) == (40, 1)
     database = load_stack().database
     with database.transaction() as conn:
         record_event(
@@ -289,7 +298,6 @@ def test_streams_show_consumers_dead_letters_and_drift(client: Any, filled: Any)
                   "prediction_js": 0.31, "reasons": ["input 'x': PSI 2.100 > 0.25"]},
         )  # fmt: skip
     html = client.get("/events").text
-    assert "scorers/scorer-1" in html and "points:2" in html and "1234" in html
-    assert "456.7" in html and ">17<" in html and "12.5 ms" in html
-    assert "unparseable JSON" in html
+    assert "scorers/scorer-1" in html and "points:2" in html and "stopped" in html
+    assert ">40<" in html and "bad: unparseable JSON" in html
     assert "Drift alerts" in html and "input &#39;x&#39;: PSI 2.100 &gt; 0.25" in html
