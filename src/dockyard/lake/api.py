@@ -67,8 +67,17 @@ def head(lake: Lake, name: str, rows: int = 20, version: int | None = None) -> l
     a batch at a time so a large table is never read whole (``lake head``, the dashboard).
     """
     got: builtins.list[dict[str, Any]] = []
-    for batch in lake.scan(name, version=version, batch_size=max(rows, 1024)):
-        got.extend(batch.slice(0, rows - len(got)).to_pylist())
-        if len(got) >= rows:
-            break
+    # Closed here, not whenever it is collected: a scan left half-read keeps Arrow's
+    # read-ahead threads, and one still alive when the interpreter exits aborts the
+    # process ("terminate called without an active exception", seen after `lake head`).
+    batches = lake.scan(name, version=version, batch_size=max(rows, 1024))
+    try:
+        for batch in batches:
+            got.extend(batch.slice(0, rows - len(got)).to_pylist())
+            if len(got) >= rows:
+                break
+    finally:
+        close = getattr(batches, "close", None)
+        if close is not None:
+            close()
     return got

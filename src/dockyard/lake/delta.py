@@ -326,7 +326,12 @@ class DeltaLake(Lake):
     ) -> pa.Table:
         dataset, expression, cols = self._dataset(name, version, as_of, columns, filters)
         with self._scan_errors(name, dataset):
-            return dataset.to_table(columns=cols, filter=expression)
+            # use_threads=False: scanned on Arrow's thread pools, a delta-rs dataset (its
+            # filesystem calls back into Rust) makes the interpreter abort at exit about
+            # every other time ("terminate called without an active exception"; delta-rs
+            # #2184, polars #24169; deltalake 1.6 with pyarrow 26). Reading a 2 M-row table
+            # stays well under a second here; batch scoring reads parquet files itself.
+            return dataset.to_table(columns=cols, filter=expression, use_threads=False)
 
     def scan(
         self,
@@ -349,7 +354,9 @@ class DeltaLake(Lake):
         size: int,
     ) -> Iterator[pa.RecordBatch]:
         with self._scan_errors(name, dataset):
-            yield from dataset.to_batches(columns=cols, filter=expression, batch_size=size)
+            yield from dataset.to_batches(  # use_threads=False: see read()
+                columns=cols, filter=expression, batch_size=size, use_threads=False
+            )
 
     @contextlib.contextmanager
     def _scan_errors(self, name: str, dataset: pds.Dataset) -> Iterator[None]:

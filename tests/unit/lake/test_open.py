@@ -71,3 +71,25 @@ def test_bad_lake_options_are_a_stack_error(project: Path) -> None:
     )
     with pytest.raises(StackError, match="Bad options for lake 'delta'"):
         dockyard.lake.open()
+
+
+def test_a_process_that_read_a_table_exits_cleanly(tmp_path) -> None:
+    """Reading a Delta table through Arrow's thread pools made the interpreter abort at
+    exit about every other time ("terminate called without an active exception", delta-rs
+    with pyarrow 26): every CLI command that read the lake could fail after its work."""
+    import pyarrow as pa
+
+    from dockyard.lake.delta import DeltaLake
+
+    DeltaLake(str(tmp_path / "lake")).write("raw/x", pa.table({"a": list(range(100))}))
+    code = (
+        "import sys; from dockyard.lake.delta import DeltaLake\n"
+        "lake = DeltaLake(sys.argv[1])\n"
+        "assert lake.read('raw/x').num_rows == 100\n"
+        "assert sum(b.num_rows for b in lake.scan('raw/x')) == 100\n"
+    )
+    codes = [
+        subprocess.run([sys.executable, "-c", code, str(tmp_path / "lake")], timeout=60).returncode
+        for _ in range(6)
+    ]
+    assert codes == [0] * 6
