@@ -30,8 +30,8 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from dockyard._urls import mask_password
-from dockyard.errors import BusUnavailableError, TopicNameError
-from dockyard.events.base import DEDUP_HEADER, EventBus, Message, Outgoing, check_name, unavailable
+from dockyard.errors import TopicNameError
+from dockyard.events.base import DEDUP_HEADER, EventBus, Message, Outgoing, check_name
 from dockyard.events.bus import seconds_option, url_options, without_query
 
 __all__ = ["AmqpBus", "queue_name"]
@@ -70,6 +70,11 @@ class AmqpBus(EventBus):
         prefetch: unacknowledged messages a consumer may hold (default 256).
     """
 
+    unreachable_hint = (
+        "Check that RabbitMQ is running there and that the URL (host, port, user, password, "
+        "virtual host) is right."
+    )
+
     def __init__(
         self,
         url: str = "amqp://guest:guest@127.0.0.1:5672/",
@@ -85,13 +90,6 @@ class AmqpBus(EventBus):
         self._exchanges: dict[str, Any] = {}
         self._groups: set[tuple[str, str]] = set()
         self._subs: dict[tuple[str, str, str], _Subscription] = {}
-
-    def _unavailable(self, exc: BaseException) -> BusUnavailableError:
-        return unavailable(
-            self.url,
-            exc,
-            "Check that RabbitMQ is running there and that the URL (host, port, user, password, virtual host) is right.",
-        )
 
     @contextlib.asynccontextmanager
     async def _faults(self, topic: str = "") -> AsyncIterator[None]:

@@ -154,6 +154,11 @@ class EventBus(ABC):
 
     url: str = ""
     ack_wait: float = 30.0
+    #: What to check when the broker cannot be reached (the end of that error's message).
+    unreachable_hint: str = "Check that the broker is running there and that the URL is right."
+
+    def _unavailable(self, exc: BaseException) -> BusUnavailableError:
+        return unavailable(self.url, exc, self.unreachable_hint)
 
     async def __aenter__(self) -> Self:
         return self

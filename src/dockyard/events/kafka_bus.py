@@ -28,8 +28,8 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
-from dockyard.errors import BusUnavailableError, TopicNameError
-from dockyard.events.base import DEDUP_HEADER, EventBus, Message, Outgoing, check_name, unavailable
+from dockyard.errors import TopicNameError
+from dockyard.events.base import DEDUP_HEADER, EventBus, Message, Outgoing, check_name
 from dockyard.events.bus import seconds_option
 
 __all__ = ["KafkaBus"]
@@ -43,19 +43,14 @@ class KafkaBus(EventBus):
         ack_wait: kept for the port's sake (Kafka redelivers on rebalance).
     """
 
+    unreachable_hint = "Check that the Kafka brokers listed are running and reachable."
+
     def __init__(self, url: str = "kafka://127.0.0.1:9092", *, ack_wait: float | str | None = None):
         self.url = url
         self.ack_wait = seconds_option(url, "ack_wait", ack_wait, 30.0)
         self.bootstrap = urlsplit(url).netloc.rsplit("@", 1)[-1]
         self._producer: Any = None
         self._consumers: dict[tuple[str, str, str], Any] = {}
-
-    def _unavailable(self, exc: BaseException) -> BusUnavailableError:
-        return unavailable(
-            self.url,
-            exc,
-            "Check that the Kafka brokers listed are running and reachable.",
-        )
 
     @contextlib.asynccontextmanager
     async def _faults(self, topic: str = "") -> AsyncIterator[None]:

@@ -28,7 +28,7 @@ from typing import Any
 
 from dockyard._urls import mask_password
 from dockyard.errors import BusUnavailableError, TopicNameError
-from dockyard.events.base import DEDUP_HEADER, EventBus, Message, Outgoing, check_name, unavailable
+from dockyard.events.base import DEDUP_HEADER, EventBus, Message, Outgoing, check_name
 from dockyard.events.bus import seconds_option, without_query
 
 __all__ = ["NatsBus", "stream_name"]
@@ -51,6 +51,10 @@ class NatsBus(EventBus):
             group's consumer is created; an existing consumer keeps its own).
     """
 
+    unreachable_hint = (
+        "Check that nats-server runs there with JetStream enabled (-js) and that the URL is right."
+    )
+
     def __init__(self, url: str = "nats://127.0.0.1:4222", *, ack_wait: float | str | None = None):
         self.url = url
         self.ack_wait = seconds_option(url, "ack_wait", ack_wait, 30.0)
@@ -58,13 +62,6 @@ class NatsBus(EventBus):
         self._js: Any = None
         self._streams: set[str] = set()  # topics whose stream is known to hold them
         self._subs: dict[tuple[str, str], Any] = {}
-
-    def _unavailable(self, exc: BaseException) -> BusUnavailableError:
-        return unavailable(
-            self.url,
-            exc,
-            "Check that nats-server runs there with JetStream enabled (-js) and that the URL is right.",
-        )
 
     @contextlib.asynccontextmanager
     async def _faults(self, topic: str = "") -> AsyncIterator[None]:

@@ -26,8 +26,8 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from dockyard._urls import mask_password
-from dockyard.errors import BusUnavailableError, TopicNameError
-from dockyard.events.base import DEDUP_HEADER, EventBus, Message, Outgoing, check_name, unavailable
+from dockyard.errors import TopicNameError
+from dockyard.events.base import DEDUP_HEADER, EventBus, Message, Outgoing, check_name
 from dockyard.events.bus import seconds_option, url_options, without_query
 
 __all__ = ["RedisBus"]
@@ -45,6 +45,10 @@ class RedisBus(EventBus):
         field: the entry field that holds the payload (default ``data``).
         maxlen: trim each stream to about this many entries on publish (default: never).
     """
+
+    unreachable_hint = (
+        "Check that Redis is running there and the URL (host, port, password, database) is right."
+    )
 
     def __init__(
         self,
@@ -66,13 +70,6 @@ class RedisBus(EventBus):
         self._own_cursor: dict[tuple[str, str, str], str] = {}
         self._claim_cursor: dict[tuple[str, str], str] = {}
         self._claimed_at: dict[tuple[str, str], float] = {}
-
-    def _unavailable(self, exc: BaseException) -> BusUnavailableError:
-        return unavailable(
-            self.url,
-            exc,
-            "Check that Redis is running there and the URL (host, port, password, database) is right.",
-        )
 
     @contextlib.asynccontextmanager
     async def _faults(self, topic: str = "") -> AsyncIterator[None]:
